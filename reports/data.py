@@ -1,0 +1,386 @@
+"""Study directory -> one tidy pandas DataFrame.
+
+Pure functions, no plotting: this half of the report is tested without a browser.
+
+`load_study_dir` reads what the study wrote (``trials.csv`` + ``config.json``); `tidy` types the
+columns, parses the JSON list columns and adds the derived columns every figure and the verdict use
+(``region``, ``error``, ``point``, ``variant``, ``spec``...). Columns missing from older studies
+are added empty and listed in ``df.attrs["missing_columns"]`` so a figure can say why it is absent.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "STATES",
+    "load_study_dir",
+    "tidy",
+    "completed",
+    "point_means",
+    "missing_reason",
+    "human_count",
+]
+
+STATES = ("COMPLETE", "FAIL", "RUNNING", "WAITING", "PRUNED")
+
+# The trials.csv contract: column -> kind. Order is the order of the trials table in the page.
+COLUMNS: dict[str, str] = {
+    "number": "int",
+    "state": "str",
+    "fail_reason": "str",
+    "datetime_start": "datetime",
+    "datetime_complete": "datetime",
+    "duration_s": "float",
+    "space": "str",
+    "position": "str",
+    "segments": "int",
+    "base_width": "int",
+    "group_width": "int",
+    "order": "str",
+    "activation": "str",
+    "kernel_size": "int",
+    "intermediate_norm": "bool",
+    "match": "str",
+    "budget": "float",
+    "budget_label": "str",
+    "widths": "list",
+    "seed": "int",
+    "params": "int",
+    "macs": "int",
+    "activations": "int",
+    "latency_ms": "float",
+    "latency_iqr_ms": "float",
+    "latency_device": "str",
+    "latency_batch": "int",
+    "accuracy": "float",
+    "accuracy_per_epoch": "list",
+    "train_time_s": "float",
+    "epochs": "int",
+    "backend": "str",
+    "device": "str",
+    "dataset": "str",
+}
+
+# What identifies one point of the spectrum (everything but the seed): trials sharing these are
+# repeats of the same network, averaged over seeds.
+POINT_KEYS = (
+    "space",
+    "position",
+    "segments",
+    "base_width",
+    "group_width",
+    "order",
+    "activation",
+    "kernel_size",
+    "intermediate_norm",
+    "match",
+    "budget_label",
+    "widths_key",
+)
+
+# Read every cell as text first and convert column by column: "none" (an activation) and "None"
+# must not silently become NaN, and a malformed number must not turn a whole column to object.
+_NA_STRINGS = ["", "nan", "NaN", "NA", "<NA>", "null", "NULL", "N/A", "n/a"]
+
+
+def load_study_dir(path) -> tuple[pd.DataFrame, dict]:
+    """Read ``DIR/trials.csv`` and ``DIR/config.json``; return ``(raw DataFrame, config dict)``.
+
+    The DataFrame is as written (text cells); pass it to `tidy`. Raises ValueError naming the file
+    when the directory or a file is missing or malformed.
+    """
+    d = Path(path)
+    if not d.is_dir():
+        raise ValueError(f"{d}: not a directory (expected a study directory holding trials.csv and config.json)")
+    return read_trials_csv(d / "trials.csv"), read_config(d / "config.json")
+
+
+def read_trials_csv(path) -> pd.DataFrame:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{p}: missing (expected the study's trials.csv, one row per trial)")
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=_NA_STRINGS)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{p}: empty file (expected a header row and one row per trial)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{p}: malformed CSV ({msg})") from None
+    known = [c for c in df.columns if c in COLUMNS]
+    if not known:
+        raise ValueError(
+            f"{p}: none of the expected columns (number, state, segments, accuracy, macs, ...) in its header"
+        )
+    return df
+
+
+def read_config(path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{p}: missing (expected the study's config.json)")
+    try:
+        cfg = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{p}: malformed JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{p}: expected a JSON object, got {type(cfg).__name__}")
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# tidy
+
+
+def _to_int(s: pd.Series) -> pd.Series:
+    x = pd.to_numeric(s, errors="coerce")
+    x = x.where(np.isfinite(x.astype("float64")))
+    # a float that is not integral (bad data) stays a float rather than being truncated
+    frac = (x.dropna() % 1) != 0
+    if frac.any():
+        return x.astype("float64")
+    return x.round().astype("Int64")
+
+
+def _to_float(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def _to_bool(s: pd.Series) -> pd.Series:
+    if s.dtype == bool or str(s.dtype) == "boolean":
+        return s.astype("boolean")
+    m = {"true": True, "1": True, "yes": True, "1.0": True, "false": False, "0": False, "no": False, "0.0": False}
+    return s.map(lambda v: m.get(str(v).strip().lower()) if v is not None and v == v else None).astype("boolean")
+
+
+def _to_str(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)).astype(str)
+
+
+def _parse_list(v):
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    text = str(v).strip()
+    if not text:
+        return None
+    try:
+        out = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return out if isinstance(out, list) else None
+
+
+def _to_datetime(s: pd.Series) -> pd.Series:
+    try:
+        return pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        return pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+
+
+def human_count(x) -> str:
+    """4_100_000 -> '4.1M' (MACs, params)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA:
+        return "n/a"
+    x = float(x)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            v = x / scale
+            return f"{v:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """Raw trials table -> tidy, typed DataFrame (one row per trial). Pure: `df` is not modified.
+
+    Adds: ``region`` (regular / intermediate / depthwise / unknown), ``error`` (1 - accuracy),
+    ``widths`` and ``accuracy_per_epoch`` as Python lists, ``point`` (the spec minus the seed: the key
+    seeds are averaged over), ``point_label``, ``variant`` ("order / activation") and ``spec`` (the
+    whole spec as one line, for hovers). Idempotent.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"tidy expects a pandas DataFrame, got {type(df).__name__}")
+    out = df.copy()
+    missing = [c for c in COLUMNS if c not in out.columns]
+    if "missing_columns" in df.attrs:  # already tidy: keep the original record
+        missing = list(df.attrs["missing_columns"])
+    for col, kind in COLUMNS.items():
+        if col not in out.columns:
+            out[col] = pd.Series([None] * len(out), index=out.index, dtype=object)
+        s = out[col]
+        if kind == "int":
+            out[col] = _to_int(s)
+        elif kind == "float":
+            out[col] = _to_float(s)
+        elif kind == "bool":
+            out[col] = _to_bool(s)
+        elif kind == "datetime":
+            out[col] = _to_datetime(s)
+        elif kind == "list":
+            out[col] = pd.Series([_parse_list(v) for v in s], index=out.index, dtype=object)
+        else:
+            out[col] = _to_str(s)
+
+    # ---- normalise labels
+    out["state"] = out["state"].str.strip().str.upper()
+    if "state" in missing:
+        out["state"] = np.where(out["accuracy"].notna(), "COMPLETE", "UNKNOWN")
+        out["state"] = out["state"].astype(str)
+    out["activation"] = out["activation"].str.strip().str.lower()
+    out["match"] = out["match"].str.strip().str.lower()
+    out["order"] = out["order"].str.strip()
+
+    # ---- fill what can be derived from other columns
+    if out["group_width"].isna().any():
+        gw = out["base_width"].astype("Float64") / out["segments"].astype("Float64")
+        gw = gw.where((gw % 1) == 0)
+        out["group_width"] = out["group_width"].fillna(gw.astype("Float64").round().astype("Int64"))
+    if out["duration_s"].isna().any():
+        dur = (out["datetime_complete"] - out["datetime_start"]).dt.total_seconds()
+        out["duration_s"] = out["duration_s"].fillna(dur)
+    seg = out["segments"].astype("Float64")
+    base = out["base_width"].astype("Float64")
+    region = np.select(
+        [(seg == 1).fillna(False).to_numpy(bool), (seg == base).fillna(False).to_numpy(bool), (seg > 1).fillna(False).to_numpy(bool) & base.notna().to_numpy()],
+        ["regular", "depthwise", "intermediate"],
+        default="unknown",
+    )
+    out["region"] = pd.Series(region, index=out.index, dtype=str)
+    pos_missing = out["position"] == ""
+    if pos_missing.any():
+        derived = np.where(
+            out["region"].isin(["regular", "depthwise"]),
+            out["region"],
+            "segments=" + out["segments"].astype("string").fillna("?").astype(str),
+        )
+        out["position"] = out["position"].where(~pos_missing, pd.Series(derived, index=out.index, dtype=str))
+    lab_missing = out["budget_label"] == ""
+    if lab_missing.any():
+        derived = [
+            "unmatched" if (m in ("", "none") or not (b == b)) else f"{m}≈{human_count(b)}"
+            for m, b in zip(out["match"], out["budget"])
+        ]
+        out["budget_label"] = out["budget_label"].where(~lab_missing, pd.Series(derived, index=out.index, dtype=str))
+    out["fail_reason"] = out["fail_reason"].fillna("")
+
+    out["error"] = 1.0 - out["accuracy"]
+    out["widths_key"] = pd.Series(
+        [json.dumps(v) if v is not None else "" for v in out["widths"]], index=out.index, dtype=str
+    )
+    key_parts = [out[k].astype("string").fillna("").astype(str) for k in POINT_KEYS]
+    point = key_parts[0]
+    for part in key_parts[1:]:
+        point = point + "|" + part
+    out["point"] = point
+    out["variant"] = out["order"].where(out["order"] != "", "?") + " / " + out["activation"].where(out["activation"] != "", "?")
+    out["point_label"] = _point_labels(out)
+    out["spec"] = _specs(out)
+    out = out.sort_values("number", kind="stable", na_position="last") if out["number"].notna().any() else out
+    out.attrs["missing_columns"] = missing
+    return out
+
+
+def _point_labels(df: pd.DataFrame) -> pd.Series:
+    """A short human label per point: 'segments=4 · spatial_first · relu · macs≈4.1M'."""
+    parts = [df["position"]]
+    for col in ("order", "activation"):
+        if df[col].nunique(dropna=True) > 1:
+            parts.append(df[col])
+    if df["kernel_size"].nunique(dropna=True) > 1:
+        parts.append("k" + df["kernel_size"].astype("string").fillna("?").astype(str))
+    if df["intermediate_norm"].nunique(dropna=True) > 1:
+        parts.append(df["intermediate_norm"].map({True: "norm", False: "no norm"}).astype("string").fillna("?").astype(str))
+    if df["budget_label"].nunique(dropna=True) > 1:
+        parts.append(df["budget_label"])
+    label = parts[0].astype(str)
+    for p in parts[1:]:
+        label = label + " · " + p.astype(str)
+    return label
+
+
+def _fmt(v, fmt="{}"):
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return fmt.format(v)
+
+
+def _specs(df: pd.DataFrame) -> pd.Series:
+    """The whole spec of each trial as one line (plain text; escape before putting it in HTML)."""
+    rows = []
+    for r in df[
+        [
+            "number", "state", "position", "segments", "base_width", "group_width", "order", "activation",
+            "kernel_size", "intermediate_norm", "budget_label", "widths", "seed", "params", "macs",
+            "latency_ms", "accuracy",
+        ]
+    ].itertuples(index=False):
+        rows.append(
+            f"trial {_fmt(r.number)} ({r.state}): {r.position}, segments {_fmt(r.segments)} of base width "
+            f"{_fmt(r.base_width)} (group width {_fmt(r.group_width)}), {r.order or '?'}, {r.activation or '?'}, "
+            f"{_fmt(r.kernel_size)}x{_fmt(r.kernel_size)}, intermediate norm {_fmt(r.intermediate_norm)}, "
+            f"{r.budget_label}, widths {_fmt(r.widths)}, seed {_fmt(r.seed)}; params {human_count(r.params)}, "
+            f"MACs {human_count(r.macs)}, latency {_fmt(r.latency_ms, '{:.3g}')} ms, accuracy "
+            f"{_fmt(None if r.accuracy != r.accuracy else 100 * r.accuracy, '{:.2f}')}%"
+        )
+    return pd.Series(rows, index=df.index, dtype=str)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared by the verdict and the figures
+
+
+def completed(df: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials with a finite accuracy."""
+    return df[(df["state"] == "COMPLETE") & df["accuracy"].notna()]
+
+
+def point_means(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per spectrum point (completed trials averaged over seeds).
+
+    Columns: point, point_label, region, segments, base_width, budget_label, order, activation,
+    variant, accuracy (mean), accuracy_sd, n_seeds, params, macs, latency_ms (means), seeds (list of
+    the per-seed accuracies).
+    """
+    c = completed(df)
+    cols = [
+        "point", "point_label", "region", "position", "segments", "base_width", "group_width", "budget_label",
+        "order", "activation", "variant",
+    ]
+    if c.empty:
+        return pd.DataFrame(columns=cols + ["accuracy", "accuracy_sd", "n_seeds", "params", "macs", "latency_ms", "accs"])
+    g = c.groupby("point", sort=False, dropna=False)
+    first = g[cols[1:]].first()
+    agg = pd.DataFrame(
+        {
+            "accuracy": g["accuracy"].mean(),
+            "accuracy_sd": g["accuracy"].std(),
+            "n_seeds": g["accuracy"].size(),
+            "params": g["params"].mean().astype("float64"),
+            "macs": g["macs"].mean().astype("float64"),
+            "latency_ms": g["latency_ms"].mean(),
+            "accs": g["accuracy"].agg(lambda s: s.to_numpy(dtype=float)),
+        }
+    )
+    out = first.join(agg).reset_index()
+    return out
+
+
+def missing_reason(df: pd.DataFrame, col: str, what: str | None = None) -> str | None:
+    """Why `col` cannot be plotted, or None when some completed trial has a value."""
+    what = what or col
+    if col in df.attrs.get("missing_columns", ()):
+        return f"trials.csv has no `{col}` column (an older study?), so there is no {what} to plot."
+    c = completed(df)
+    if c.empty:
+        return "No completed trial with an accuracy yet, so there is nothing to plot."
+    if c[col].isna().all():
+        return f"No completed trial recorded `{col}`, so there is no {what} to plot."
+    return None

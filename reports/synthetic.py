@@ -1,0 +1,185 @@
+"""Synthetic studies with known answers, for the tests and the benchmark (no torch, no training).
+
+``synthetic_trials(shape=...)`` returns a raw trials table exactly as the study code writes
+trials.csv (text JSON lists, NaN metrics on failed trials), where accuracy follows a known curve
+over the spectrum plus seeded noise:
+
+- ``"middle"``: an intermediate segment count is clearly best (the ends lose ~3 points);
+- ``"end"``: both ends are best and the middle of the spectrum loses ~3 points;
+- ``"noise"``: accuracy does not depend on the position; only seed noise.
+
+Costs are computed from a simple analytic model of the block (a 1x1 conv + a kxk conv in
+``segments`` groups) so MACs, params and latency move the right way along the spectrum.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["synthetic_trials", "synthetic_config", "write_synthetic_study", "SHAPES"]
+
+SHAPES = ("middle", "end", "noise")
+ORDERS = ("spatial_first", "pointwise_first")
+ACTIVATIONS = ("none", "relu", "elu", "gelu", "silu", "leaky_relu")
+
+
+def _effect(shape: str, segments: int, base_width: int) -> float:
+    """Accuracy offset (fraction) at this position of the spectrum."""
+    t = math.log(segments) / math.log(base_width)  # 0 = regular end, 1 = depthwise end
+    if shape == "middle":
+        return 0.03 * (1.0 - abs(2.0 * t - 1.0))  # peak at the middle, ends 3 points lower
+    if shape == "end":
+        return -0.03 * (1.0 - abs(2.0 * t - 1.0))  # ends best, middle 3 points lower
+    if shape == "noise":
+        return 0.0
+    raise ValueError(f"shape: expected one of {SHAPES}, got {shape!r}")
+
+
+def _cost(segments: int, width: int, k: int, image: int = 16, blocks: int = 6):
+    pw = width * width
+    sp = k * k * width * width // segments if segments <= width else k * k * width
+    params = blocks * (pw + sp) + 10 * width
+    macs = image * image * blocks * (pw + sp)
+    activations = image * image * width * blocks * 2
+    return params, macs, activations
+
+
+def synthetic_trials(
+    shape: str = "middle",
+    *,
+    space: str = "segments",
+    n_trials: int | None = None,
+    seeds: int = 3,
+    base_widths=(32, 64),
+    noise: float | None = None,
+    epochs: int = 5,
+    fail_every: int = 0,
+    rng_seed: int = 0,
+    study_tag: str = "",
+) -> pd.DataFrame:
+    """A raw trials table (text cells like trials.csv) with a known answer (see module doc).
+
+    `space` picks what varies besides the segment count: "segments" (nothing), "order",
+    "nonlinearity" (activation), "joint" (both). One matched budget per base width. `n_trials`
+    (optional) repeats seeds until that many rows, then truncates. `fail_every` > 0 marks every
+    n-th trial FAIL (NaN metrics, a reason). `noise` is the seed-to-seed accuracy sd (fraction).
+    """
+    if shape not in SHAPES:
+        raise ValueError(f"shape: expected one of {SHAPES}, got {shape!r}")
+    rng = np.random.default_rng(rng_seed)
+    sigma = noise if noise is not None else (0.01 if shape == "noise" else 0.002)
+    orders = ORDERS if space in ("order", "joint") else ("spatial_first",)
+    acts = ACTIVATIONS if space in ("nonlinearity", "joint") else ("none",)
+    points = []
+    for bw in base_widths:
+        segs = [2**i for i in range(int(math.log2(bw)) + 1)]
+        for s, o, a in itertools.product(segs, orders, acts):
+            points.append((bw, s, o, a))
+    n_seeds = seeds if n_trials is None else max(seeds, math.ceil(n_trials / len(points)))
+    rows = []
+    t0 = pd.Timestamp("2025-01-01T00:00:00", tz="UTC")
+    number = 0
+    for seed in range(n_seeds):
+        for bw, s, o, a in points:
+            if n_trials is not None and number >= n_trials:
+                break
+            k = 3
+            _, budget_m, _ = _cost(1, bw, k)  # the regular end at base width sets the MAC budget
+            # widen every other point until its MACs match the budget (as the study's matcher does)
+            width = int(round(bw * math.sqrt((1 + k * k) / (1 + k * k / s))))
+            params, macs, acts_n = _cost(s, width, k)
+            widths = [width // 2, width, width * 2]
+            order_eff = 0.004 if o == "spatial_first" else 0.0
+            act_eff = {"none": 0.0, "relu": 0.003, "elu": 0.002, "gelu": 0.004, "silu": 0.004, "leaky_relu": 0.003}[a]
+            acc = 0.70 + _effect(shape, s, bw) + order_eff + act_eff + rng.normal(0.0, sigma)
+            acc = float(np.clip(acc, 0.0, 1.0))
+            curve = [acc * (1 - math.exp(-3 * (e + 1) / epochs)) / (1 - math.exp(-3)) for e in range(epochs)]
+            curve = [float(np.clip(c + rng.normal(0, 0.002), 0, 1)) for c in curve[:-1]] + [acc]
+            lat = 0.02 * macs / 1e6 + 0.004 * s + rng.normal(0, 0.01) ** 2
+            state, reason = "COMPLETE", ""
+            if fail_every and number % fail_every == fail_every - 1:
+                state, reason = "FAIL", "RuntimeError: CUDA out of memory (synthetic)"
+            start = t0 + pd.Timedelta(seconds=60 * number)
+            dur = 30.0 + 10 * rng.random()
+            position = "regular" if s == 1 else "depthwise" if s == bw else f"segments={s}"
+            row = {
+                "number": number,
+                "state": state,
+                "fail_reason": reason,
+                "datetime_start": start.isoformat(),
+                "datetime_complete": (start + pd.Timedelta(seconds=dur)).isoformat(),
+                "duration_s": dur,
+                "space": space,
+                "position": position,
+                "segments": s,
+                "base_width": bw,
+                "group_width": bw // s,
+                "order": o,
+                "activation": a,
+                "kernel_size": k,
+                "intermediate_norm": False,
+                "match": "macs",
+                "budget": float(budget_m),
+                "budget_label": f"macs≈{budget_m / 1e6:.2g}M{study_tag}",
+                "widths": json.dumps(widths),
+                "seed": seed,
+                "params": params,
+                "macs": macs,
+                "activations": acts_n,
+                "latency_ms": lat,
+                "latency_iqr_ms": lat * 0.05,
+                "latency_device": "cpu (2 threads)",
+                "latency_batch": 64,
+                "accuracy": acc,
+                "accuracy_per_epoch": json.dumps([round(c, 5) for c in curve]),
+                "train_time_s": dur * 0.9,
+                "epochs": epochs,
+                "backend": "torch",
+                "device": "cpu",
+                "dataset": "synthetic",
+            }
+            if state == "FAIL":
+                for c in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "train_time_s"):
+                    row[c] = float("nan")
+                row["accuracy_per_epoch"] = "[]"
+            rows.append(row)
+            number += 1
+    return pd.DataFrame(rows)
+
+
+def synthetic_config(space: str = "segments", study_name: str = "synthetic", **extra) -> dict:
+    cfg = {
+        "space": space,
+        "command": f"python run_study.py --space {space} --dataset synthetic --epochs 5 --seeds 3",
+        "dataset": "synthetic",
+        "epochs": 5,
+        "batch_size": 128,
+        "device": "cpu",
+        "backend": "torch",
+        "storage": "sqlite:///runs/synthetic.db",
+        "study_name": study_name,
+        "seeds": [0, 1, 2],
+        "match": "macs",
+        "budgets": [1.2e6, 4.7e6],
+        "git_commit": "0000000000000000000000000000000000000000",
+        "date": "2025-01-01T00:00:00+00:00",
+        "environment": {"device": "cpu", "threads": "2", "optuna": "5.0.0", "torch": "n/a (synthetic)"},
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def write_synthetic_study(directory, shape: str = "middle", *, config: dict | None = None, **kwargs) -> Path:
+    """Write DIR/trials.csv and DIR/config.json for a synthetic study; return DIR."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    df = synthetic_trials(shape, **kwargs)
+    df.to_csv(d / "trials.csv", index=False)
+    cfg = config if config is not None else synthetic_config(kwargs.get("space", "segments"), study_name=d.name)
+    (d / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    return d
