@@ -1,0 +1,164 @@
+"""run_study.py end to end on small synthetic studies: outputs, resume, workers, kill -9, errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny(seeds=1):
+    return ["--dataset", "synthetic", "--epochs", "1", "--seeds", str(seeds), "--width", "4", "--depth", "2",
+            "--batch-size", "64", "--latency-batch", "4", "--quiet"]
+
+
+TINY = tiny()
+
+
+def run_study(*args, timeout=240, **kw):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "run_study.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=kw.get("cwd", ROOT))
+
+
+def completed_points(frame: pd.DataFrame, keys=("segments", "seed", "budget")) -> list[tuple]:
+    done = frame[frame.state == "COMPLETE"]
+    cols = [k for k in keys if k in done]
+    return sorted(map(tuple, done[cols].astype(str).values.tolist()))
+
+
+def test_space_list_prints_one_line_per_space():
+    out = run_study("--space", "list")
+    assert out.returncode == 0
+    lines = out.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["segments", "order", "nonlinearity", "joint"]
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--space", "sideways"], "--space"),
+    (["--space", "segments", "--trials", "0"], "--trials"),
+    (["--space", "segments", "--epochs", "two"], "--epochs"),
+    (["--space", "segments", "--backend", "cudnn"], "--backend"),
+    (["--space", "segments", "--storage", "redis://localhost/0"], "--storage"),
+    (["--space", "segments", "--dataset", "cifar10", "--data-dir", "/nonexistent/cifar"], "--data-dir"),
+    (["--space", "segments", "--dataset", "cifar10"], "--data-dir"),
+    (["--space", "segments", "--dataset", "imagenet"], "--dataset"),
+    (["--space", "segments", "--match", "flops"], "--match"),
+    (["--space", "segments", "--budgets", "1e6,-3"], "--budgets"),
+    (["--space", "segments", "--device", "cuda:7"], "cuda:7"),
+])
+def test_usage_errors_exit_2_with_one_line_naming_the_flag(args, flag, tmp_path):
+    out = run_study(*args, "--out", str(tmp_path / "run"))
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0] and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "run" / "trials.csv").exists()
+
+
+def test_tiny_study_writes_every_point_and_resumes_without_retraining(tmp_path):
+    out_dir = tmp_path / "run"
+    first = run_study("--space", "segments", "--match", "none", "--out", str(out_dir), *TINY)
+    assert first.returncode == 0, first.stderr
+    frame = pd.read_csv(out_dir / "trials.csv")
+    assert sorted(frame.segments) == [1, 2, 4] and set(frame.state) == {"COMPLETE"}
+    for column in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "accuracy_per_epoch",
+                   "order", "activation", "seed", "backend", "environment", "position", "widths"):
+        assert column in frame, column
+    assert set(frame.position) == {"regular", "segments=2", "depthwise"}
+    assert (frame.accuracy > 0.5).all()  # 4 synthetic classes: chance is 0.25
+    meta = json.loads((out_dir / "config.json").read_text())
+    assert meta["space"] == "segments" and "environment" in meta and meta["command"].startswith("python run_study.py")
+    assert (out_dir / "report.html").stat().st_size > 10_000
+    again = run_study("--space", "segments", "--match", "none", "--out", str(out_dir), *TINY)
+    assert again.returncode == 0, again.stderr
+    frame2 = pd.read_csv(out_dir / "trials.csv")
+    assert len(frame2) == len(frame)
+    pd.testing.assert_series_equal(frame2.accuracy, frame.accuracy)
+
+
+def test_matched_study_sweeps_two_budgets_within_three_percent(tmp_path):
+    out_dir = tmp_path / "run"
+    out = run_study("--space", "segments", "--out", str(out_dir), "--budgets", "3e4,9e4", *TINY)
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(out_dir / "trials.csv")
+    assert len(frame) == 3 * 2
+    assert ((frame.macs / frame.budget - 1).abs() <= 0.03).all(), frame[["segments", "budget", "macs"]]
+
+
+def test_same_seed_trains_to_the_same_accuracy_on_cpu():
+    import torch
+
+    from spectrum import build_network, small_spec
+    from studies.data import make_synthetic
+    from studies.train import fit
+
+    data = make_synthetic(n_train=128, n_val=64)
+    results = []
+    for _ in range(2):
+        torch.manual_seed(123)  # the fit must not depend on the global state either
+        model = build_network(small_spec(width=4, depth=2, image_size=16, num_classes=4, segments=2))
+        results.append(fit(model, data, epochs=1, batch_size=32, seed=7, device=torch.device("cpu")).accuracy_per_epoch)
+    assert results[0] == results[1]
+
+
+def test_diverging_trial_is_stored_as_fail_with_its_reason_and_the_study_goes_on(tmp_path):
+    out_dir = tmp_path / "run"
+    out = run_study("--space", "segments", "--match", "none", "--out", str(out_dir), "--lr", "1e12", *TINY)
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(out_dir / "trials.csv")
+    assert len(frame) == 3 and set(frame.state) == {"FAIL"}
+    assert frame.fail_reason.str.contains("TrainingDiverged: loss became").all()
+
+
+def _journal_frame(path: Path, name="spectrum-segments") -> pd.DataFrame:
+    from studies.runner import trials_frame
+    from studies.storage import make_storage
+
+    return trials_frame(optuna.load_study(study_name=name, storage=make_storage(str(path))))
+
+
+def test_two_workers_on_one_journal_finish_the_grid_without_duplicates(tmp_path):
+    out_dir = tmp_path / "run"
+    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(2)]
+    out = run_study(*args, "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(out_dir / "trials.csv")
+    points = completed_points(frame)
+    assert len(points) == len(set(points)) == 3 * 2  # 3 segment counts x 2 seeds, each exactly once
+
+
+def test_kill_9_mid_study_then_rerun_keeps_every_finished_trial(tmp_path):
+    out_dir = tmp_path / "run"
+    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(3)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_study.py"), *args], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal = out_dir / "study.journal"
+    deadline = time.time() + 120
+    before = pd.DataFrame()
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if journal.exists():
+            before = _journal_frame(journal)
+            if (before.get("state", pd.Series(dtype=str)) == "COMPLETE").sum() >= 2:
+                break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _journal_frame(journal)
+    finished = before[before.state == "COMPLETE"]
+    assert len(finished) >= 2 and len(finished) < 9, "the kill should land mid-study"
+    rerun = run_study(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    after = pd.read_csv(out_dir / "trials.csv")
+    kept = after.set_index("number").loc[finished.number]
+    assert (kept.state == "COMPLETE").all()
+    assert list(kept.accuracy) == list(finished.accuracy)
+    points = completed_points(after)
+    assert len(points) == len(set(points)) == 3 * 3

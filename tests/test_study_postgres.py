@@ -1,0 +1,67 @@
+"""Two workers sharing one study on a real PostgreSQL server, started in a temporary folder."""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import pandas as pd
+import pytest
+
+from tests.test_study import completed_points, run_study, tiny
+
+
+def _pg_bin(name):
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
+    as_user = []
+    root = tempfile.mkdtemp(prefix="spectrum-pg-", dir="/tmp")
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    data, port = os.path.join(root, "data"), _free_port()
+    subprocess.run([*as_user, initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, pg_ctl, "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
+                    f"-p {port} -k {root} -h 127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_workers_on_postgresql_finish_the_grid_without_duplicates(postgres_url, tmp_path):
+    args = ["--space", "segments", "--match", "none", "--out", str(tmp_path / "run"), "--storage", postgres_url,
+            *tiny(2)]
+    out = run_study(*args, "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    points = completed_points(pd.read_csv(tmp_path / "run" / "trials.csv"))
+    assert len(points) == len(set(points)) == 3 * 2
+    again = run_study(*args)  # resuming from the server trains nothing new
+    assert again.returncode == 0, again.stderr
+    assert len(pd.read_csv(tmp_path / "run" / "trials.csv")) == len(points)
+
+
+def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
+    out = run_study("--space", "segments", "--out", str(tmp_path / "run"), "--storage",
+                    f"postgresql://nobody@127.0.0.1:{_free_port()}/none", *tiny())
+    assert out.returncode == 1, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
