@@ -186,6 +186,29 @@ def _to_datetime(s: pd.Series) -> pd.Series:
         return pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
 
 
+def _segments_from_position(position: pd.Series, base_width: pd.Series) -> pd.Series:
+    """'regular' -> 1, 'depthwise' -> base width, 'segments=4' -> 4, 'group_width=8' -> base/8."""
+    vals = []
+    for pos, base in zip(position, base_width):
+        pos = pos.strip() if isinstance(pos, str) else ""
+        base = None if base is pd.NA or base is None or base != base else int(base)
+        v = None
+        try:
+            if pos == "regular":
+                v = 1
+            elif pos == "depthwise":
+                v = base
+            elif pos.startswith("segments="):
+                v = int(pos.split("=", 1)[1])
+            elif pos.startswith("group_width=") and base:
+                gw = int(pos.split("=", 1)[1])
+                v = base // gw if gw and base % gw == 0 else None
+        except ValueError:
+            v = None
+        vals.append(v)
+    return pd.Series(vals, index=position.index, dtype="Int64")
+
+
 def human_count(x) -> str:
     """4_100_000 -> '4.1M' (MACs, params)."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA:
@@ -239,6 +262,8 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     out["order"] = out["order"].str.strip()
 
     # ---- fill what can be derived from other columns
+    if out["segments"].isna().any():
+        out["segments"] = out["segments"].fillna(_segments_from_position(out["position"], out["base_width"]))
     if out["group_width"].isna().any():
         gw = out["base_width"].astype("Float64") / out["segments"].astype("Float64")
         gw = gw.where((gw % 1) == 0)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["synthetic_trials", "synthetic_config", "write_synthetic_study", "SHAPES"]
+__all__ = ["synthetic_trials", "synthetic_config", "write_synthetic_study", "write_hostile_study", "SHAPES", "HOSTILE"]
 
 SHAPES = ("middle", "end", "noise")
 ORDERS = ("spatial_first", "pointwise_first")
@@ -180,6 +180,32 @@ def write_synthetic_study(directory, shape: str = "middle", *, config: dict | No
     d.mkdir(parents=True, exist_ok=True)
     df = synthetic_trials(shape, **kwargs)
     df.to_csv(d / "trials.csv", index=False)
-    cfg = config if config is not None else synthetic_config(kwargs.get("space", "segments"), study_name=d.name)
+    if config is None:
+        budgets = sorted({float(b) for b in df["budget"].dropna()})
+        config = synthetic_config(kwargs.get("space", "segments"), study_name=d.name, budgets=budgets)
+    cfg = config
     (d / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    return d
+
+
+# Markup that must come out as text wherever a study's strings reach the page (escaping tests).
+HOSTILE = "<script>document.documentElement.setAttribute('data-pwned','1')</script>"
+HOSTILE_IMG = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','2')\">"
+
+
+def write_hostile_study(directory) -> Path:
+    """A synthetic study whose name, command, labels, device, environment and failure reasons
+    carry HTML/JS markup; a correct report shows it as text and runs none of it."""
+    raw = synthetic_trials("middle", fail_every=4)
+    raw.loc[raw["state"] == "FAIL", "fail_reason"] = HOSTILE_IMG
+    raw.loc[raw["segments"] == 2, "position"] = HOSTILE
+    raw["budget_label"] = raw["budget_label"] + " <b>" + HOSTILE
+    raw["latency_device"] = "cpu " + HOSTILE
+    cfg = synthetic_config(
+        study_name="x" + HOSTILE, command="run " + HOSTILE, environment={"gpu": HOSTILE_IMG, "n": {"a": HOSTILE}}
+    )
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    raw.to_csv(d / "trials.csv", index=False)
+    (d / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
     return d

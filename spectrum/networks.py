@@ -288,7 +288,10 @@ def match_width(spec: NetworkSpec, target: float, metric: str = "macs", toleranc
     best, best_err = None, math.inf
     for scale in (2 ** (i / 64) for i in range(-6 * 64, 6 * 64 + 1)):
         uniform = [max(q, round(w * scale / q) * q) for w in base]
-        if abs(getattr(network_cost(_with_widths(spec, uniform)), metric) / target - 1) > 0.3:
+        err = abs(getattr(network_cost(_with_widths(spec, uniform)), metric) / target - 1)
+        if err < best_err - 1e-12:
+            best, best_err = uniform, err
+        if err > 0.3:
             continue  # far from the target: not worth the 2^depth roundings
         options = []
         for w in base:
@@ -304,7 +307,7 @@ def match_width(spec: NetworkSpec, target: float, metric: str = "macs", toleranc
     if best_err > tolerance:
         raise ValueError(
             f"match_width: no width brings {spec.position.label} within {tolerance:.0%} of {metric}={target:,.0f} "
-            f"(closest {best} at {best_err:.1%})"
+            f"(closest: widths {', '.join(map(str, best))} at {best_err:.0%} off)"
         )
     return _with_widths(spec, best)
 

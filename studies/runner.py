@@ -64,9 +64,21 @@ def budget_label(config: StudyConfig, budget) -> str:
 
 
 def resolve_config(config: StudyConfig, dataset) -> StudyConfig:
+    """Fill in the default budgets, and check every grid point can be matched to every budget
+    (a budget out of reach is a usage error before any training, not a column of failed trials)."""
     if config.match != "none" and config.budgets is None:
         config = replace(config, budgets=default_budgets(config, dataset.in_channels, dataset.image_size,
                                                          dataset.num_classes))
+    space = get_space(config.space)
+    if config.match != "none" and space.is_grid():
+        grid = space.grid(config)
+        for segments in grid["segments"]:
+            for budget in config.budgets:
+                point = Point(segments, "spatial_first", "none", budget, 0)
+                try:
+                    network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
+                except ValueError as err:
+                    raise ValueError(f"--budgets: {budget:,.0f} {config.match} is out of reach: {err}") from None
     return config
 
 

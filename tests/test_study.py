@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny(seeds=1):
     return ["--dataset", "synthetic", "--epochs", "1", "--seeds", str(seeds), "--width", "4", "--depth", "2",
-            "--batch-size", "64", "--latency-batch", "4", "--quiet"]
+            "--batch-size", "16", "--lr", "0.02", "--latency-batch", "4", "--quiet"]
 
 
 TINY = tiny()
@@ -85,7 +85,7 @@ def test_tiny_study_writes_every_point_and_resumes_without_retraining(tmp_path):
 
 def test_matched_study_sweeps_two_budgets_within_three_percent(tmp_path):
     out_dir = tmp_path / "run"
-    out = run_study("--space", "segments", "--out", str(out_dir), "--budgets", "3e4,9e4", *TINY)
+    out = run_study("--space", "segments", "--out", str(out_dir), "--budgets", "3e5,9e5", *TINY)
     assert out.returncode == 0, out.stderr
     frame = pd.read_csv(out_dir / "trials.csv")
     assert len(frame) == 3 * 2
@@ -110,7 +110,7 @@ def test_same_seed_trains_to_the_same_accuracy_on_cpu():
 
 def test_diverging_trial_is_stored_as_fail_with_its_reason_and_the_study_goes_on(tmp_path):
     out_dir = tmp_path / "run"
-    out = run_study("--space", "segments", "--match", "none", "--out", str(out_dir), "--lr", "1e12", *TINY)
+    out = run_study("--space", "segments", "--match", "none", "--out", str(out_dir), *TINY, "--lr", "1e12")
     assert out.returncode == 0, out.stderr
     frame = pd.read_csv(out_dir / "trials.csv")
     assert len(frame) == 3 and set(frame.state) == {"FAIL"}
@@ -162,3 +162,9 @@ def test_kill_9_mid_study_then_rerun_keeps_every_finished_trial(tmp_path):
     assert list(kept.accuracy) == list(finished.accuracy)
     points = completed_points(after)
     assert len(points) == len(set(points)) == 3 * 3
+
+
+def test_budget_out_of_reach_is_a_usage_error_before_training(tmp_path):
+    out = run_study("--space", "segments", "--out", str(tmp_path / "run"), *TINY, "--budgets", "3e4")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "--budgets: 30,000 macs is out of reach" in out.stderr

@@ -1,0 +1,37 @@
+"""Study -> tidy pandas DataFrame -> plotly figures -> one self-contained HTML page.
+
+    df, config = reports.load_study_dir("runs/segments")
+    t = reports.tidy(df)                      # typed columns, parsed lists, region, error, point ...
+    v = reports.verdict(t)                    # v.summary: plain English, with the numbers
+    reports.write(t, config, "runs/segments/report.html")
+
+Command line: ``python -m reports DIR [DIR ...] [--out FILE]``. Needs pandas, numpy and plotly only
+(no torch), so a report can be redrawn anywhere from trials.csv + config.json.
+"""
+from .browser import find_chromium, screenshot
+from .data import COLUMNS, load_study_dir, point_means, tidy
+from .figures import NoData, Section, figures, sections
+from .page import render, render_compare, write, write_compare, write_index
+from .verdict import BudgetVerdict, Verdict, pareto_mask, verdict
+
+__all__ = [
+    "COLUMNS",
+    "BudgetVerdict",
+    "NoData",
+    "Section",
+    "Verdict",
+    "figures",
+    "find_chromium",
+    "load_study_dir",
+    "pareto_mask",
+    "point_means",
+    "render",
+    "render_compare",
+    "screenshot",
+    "sections",
+    "tidy",
+    "verdict",
+    "write",
+    "write_compare",
+    "write_index",
+]

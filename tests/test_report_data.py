@@ -1,0 +1,164 @@
+"""reports: study directory -> tidy DataFrame (pure pandas, no browser, no torch)."""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import reports
+from reports.synthetic import synthetic_config, synthetic_trials, write_synthetic_study
+
+
+def _roundtrip(tmp_path, raw, cfg=None):
+    d = tmp_path / "study"
+    d.mkdir(exist_ok=True)
+    raw.to_csv(d / "trials.csv", index=False)
+    (d / "config.json").write_text(json.dumps(cfg or synthetic_config()), encoding="utf-8")
+    return reports.load_study_dir(d)
+
+
+def test_load_study_dir_reads_both_files(tmp_path):
+    d = write_synthetic_study(tmp_path / "s", "middle")
+    df, cfg = reports.load_study_dir(d)
+    assert len(df) == len(synthetic_trials("middle"))
+    assert cfg["study_name"] == "s" and cfg["space"] == "segments"
+
+
+@pytest.mark.parametrize(
+    "setup, name",
+    [
+        (lambda d: (d / "config.json").unlink(), "config.json"),
+        (lambda d: (d / "trials.csv").unlink(), "trials.csv"),
+        (lambda d: (d / "config.json").write_text("{not json"), "config.json"),
+        (lambda d: (d / "config.json").write_text("[1, 2]"), "config.json"),
+        (lambda d: (d / "trials.csv").write_text(""), "trials.csv"),
+        (lambda d: (d / "trials.csv").write_text("foo,bar\n1,2\n"), "trials.csv"),
+    ],
+    ids=["no-config", "no-trials", "bad-json", "json-not-object", "empty-csv", "alien-csv"],
+)
+def test_load_study_dir_bad_input_names_the_file(tmp_path, setup, name):
+    d = write_synthetic_study(tmp_path / "s", "middle")
+    setup(d)
+    with pytest.raises(ValueError, match=name):
+        reports.load_study_dir(d)
+
+
+def test_load_study_dir_not_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="not a directory"):
+        reports.load_study_dir(tmp_path / "nope")
+
+
+def test_tidy_types_regions_lists(tmp_path):
+    raw, _ = _roundtrip(tmp_path, synthetic_trials("middle", base_widths=(16,), fail_every=5))
+    t = reports.tidy(raw)
+    assert len(t) == len(raw)
+    assert str(t["segments"].dtype) == "Int64" and str(t["macs"].dtype) == "Int64"
+    assert t["accuracy"].dtype == np.float64 and str(t["intermediate_norm"].dtype) == "boolean"
+    assert str(t["datetime_start"].dtype).startswith("datetime64")
+    # region: 1 -> regular, base width -> depthwise, the rest intermediate
+    by_seg = t.groupby("segments")["region"].unique().to_dict()
+    assert list(by_seg[1]) == ["regular"] and list(by_seg[16]) == ["depthwise"]
+    assert all(list(by_seg[s]) == ["intermediate"] for s in (2, 4, 8))
+    # parsed JSON lists
+    ok = t[t["state"] == "COMPLETE"]
+    assert all(isinstance(w, list) and len(w) == 3 for w in t["widths"])
+    assert all(isinstance(c, list) and len(c) == 5 for c in ok["accuracy_per_epoch"])
+    assert ok["accuracy_per_epoch"].map(lambda c: c[-1]).tolist() == pytest.approx(ok["accuracy"].tolist(), abs=1e-5)
+    # error and failed rows
+    assert np.allclose(ok["error"], 1 - ok["accuracy"])
+    fail = t[t["state"] == "FAIL"]
+    assert len(fail) and fail["accuracy"].isna().all() and (fail["fail_reason"] != "").all()
+    assert t.attrs["missing_columns"] == []
+    # seeds of one point share its key; different points differ
+    assert t.groupby("point")["seed"].nunique().max() == 3
+    assert t["point"].nunique() == 5  # five segment counts at one budget
+
+
+def test_tidy_keeps_activation_none_and_is_pure_and_idempotent(tmp_path):
+    raw, _ = _roundtrip(tmp_path, synthetic_trials("middle", space="nonlinearity"))
+    before = raw.copy()
+    t = reports.tidy(raw)
+    pd.testing.assert_frame_equal(raw, before)  # input untouched
+    assert "none" in set(t["activation"])  # the string "none" is an activation, not a missing value
+    t2 = reports.tidy(t)
+    pd.testing.assert_frame_equal(t2[["region", "point", "error"]], t[["region", "point", "error"]])
+
+
+def test_tidy_missing_columns_are_recorded_and_derived(tmp_path):
+    raw = synthetic_trials("middle").drop(
+        columns=["group_width", "position", "budget_label", "latency_ms", "accuracy_per_epoch", "duration_s"]
+    )
+    raw, _ = _roundtrip(tmp_path, raw)
+    t = reports.tidy(raw)
+    assert {"group_width", "position", "budget_label", "latency_ms", "accuracy_per_epoch"} <= set(
+        t.attrs["missing_columns"]
+    )
+    assert (t["group_width"] == t["base_width"] // t["segments"]).all()  # derived
+    assert set(t.loc[t["segments"] == 1, "position"]) == {"regular"}
+    assert set(t.loc[t["region"] == "intermediate", "position"]) == {"segments=2", "segments=4", "segments=8", "segments=16", "segments=32"}
+    assert t["budget_label"].str.startswith("macs≈").all()
+    assert t["latency_ms"].isna().all()
+    assert (t["duration_s"] > 0).all()  # from the two datetimes
+    figs = dict(reports.figures(t, {}))
+    note = figs["Accuracy vs latency"]
+    assert isinstance(note, reports.NoData) and "latency_ms" in note.reason
+
+
+def test_tidy_minimal_and_odd_values():
+    raw = pd.DataFrame(
+        {
+            "number": ["0", "1", "2", "3"],
+            "segments": ["1", "4", "abc", "8"],
+            "base_width": ["8", "8", "8", "8"],
+            "accuracy": ["0.5", "0.6", "0.7", "None"],
+            "intermediate_norm": ["True", "false", "", "1"],
+            "widths": ["[8, 16]", "not json", "", "[1]"],
+            "match": ["none", "none", "none", "none"],
+        }
+    )
+    t = reports.tidy(raw)
+    assert t["region"].tolist() == ["regular", "intermediate", "unknown", "depthwise"]
+    assert t["state"].tolist() == ["COMPLETE", "COMPLETE", "COMPLETE", "UNKNOWN"]  # inferred, no state column
+    assert t["intermediate_norm"].tolist()[:2] == [True, False] and t["intermediate_norm"].isna().tolist()[2]
+    assert t["widths"].tolist() == [[8, 16], None, None, [1]]
+    assert set(t["budget_label"]) == {"unmatched"}
+    assert math.isnan(t["accuracy"].iloc[3])
+
+
+def test_tidy_rejects_non_frame():
+    with pytest.raises(TypeError):
+        reports.tidy([1, 2, 3])
+
+
+def test_point_means_average_over_seeds():
+    t = reports.tidy(synthetic_trials("middle", base_widths=(8,), seeds=4))
+    pts = reports.point_means(t)
+    assert len(pts) == 4 and (pts["n_seeds"] == 4).all()
+    for _, p in pts.iterrows():
+        accs = t.loc[t["point"] == p["point"], "accuracy"]
+        assert p["accuracy"] == pytest.approx(accs.mean())
+        assert sorted(p["accs"]) == pytest.approx(sorted(accs))
+
+
+def test_synthetic_trials_shape_and_failures():
+    df = synthetic_trials("noise", space="joint", n_trials=1000, fail_every=50)
+    assert len(df) == 1000
+    assert (df["state"] == "FAIL").sum() == 20
+    assert set(df["order"]) == {"spatial_first", "pointwise_first"} and df["activation"].nunique() == 6
+    with pytest.raises(ValueError, match="shape"):
+        synthetic_trials("sideways")
+
+
+def test_tidy_derives_segments_from_position():
+    raw = pd.DataFrame(
+        {
+            "position": ["regular", "segments=4", "group_width=8", "depthwise", "weird"],
+            "base_width": ["32"] * 5,
+            "accuracy": ["0.5"] * 5,
+        }
+    )
+    t = reports.tidy(raw)
+    assert t["segments"].tolist()[:4] == [1, 4, 4, 32] and t["segments"].isna().tolist()[4]
+    assert t["region"].tolist() == ["regular", "intermediate", "intermediate", "depthwise", "unknown"]
+    assert "segments" in t.attrs["missing_columns"]

@@ -1,0 +1,186 @@
+"""reports: figures, the HTML page (escaping, self-contained), comparison and index pages, the CLI."""
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+import reports
+import reports.__main__ as reports_main
+from reports.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
+
+ROOT = Path(__file__).resolve().parents[1]
+def _run_cli(*args):
+    """`python -m reports ARGS` in this process (fast): a CompletedProcess-like result."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = reports_main.main([str(a) for a in args])
+        except SystemExit as e:
+            rc = e.code
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+
+
+def _run_cli_subprocess(*args):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *map(str, args)], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=120,
+    )
+
+
+def test_figures_titles_types_and_units():
+    t = reports.tidy(synthetic_trials("middle", space="joint"))
+    figs = reports.figures(t, synthetic_config("joint"))
+    assert [title for title, _ in figs][:3] == ["Accuracy vs MACs", "Accuracy vs parameters", "Accuracy vs latency"]
+    assert len(figs) == 7 and all(isinstance(f, go.Figure) for _, f in figs)
+    axes = []
+    for _, f in figs:
+        for ax in [a for a in dir(f.layout) if a.startswith(("xaxis", "yaxis"))]:
+            title = f.layout[ax].title.text
+            assert title, f"unlabelled axis {ax}"
+            axes.append(title)
+    text = " | ".join(axes)
+    assert "MACs (multiply-accumulates" in text and "FLOP" not in text
+    assert "latency, ms (cpu (2 threads), batch 64)" in text
+    assert "validation accuracy (%)" in text and "segment count" in text and "epoch" in text
+
+
+def test_figures_say_why_when_no_data():
+    t = reports.tidy(synthetic_trials("middle"))  # segments space: order and activation fixed
+    figs = dict(reports.figures(t, {}))
+    note = figs["Order × nonlinearity: validation accuracy per epoch"]
+    assert isinstance(note, reports.NoData) and "does not vary the order or the nonlinearity" in str(note)
+    empty = reports.figures(reports.tidy(synthetic_trials("middle").iloc[:0]), {})
+    assert all(isinstance(f, reports.NoData) and "no trials" in f.reason for _, f in empty)
+
+
+def test_write_is_self_contained_and_plotly_once(tmp_path):
+    t = reports.tidy(synthetic_trials("middle", space="joint", fail_every=9))
+    p = reports.write(t, synthetic_config("joint"), tmp_path / "out" / "report.html")
+    html = p.read_text(encoding="utf-8")
+    assert p.name == "report.html" and html.startswith("<!DOCTYPE html>")
+    assert html.count("plotly.js v") == 1  # the library header, inlined once
+    assert html.count('class="plotly-graph-div"') == 7
+    ours = html.replace(reports.page.plotly_js(), "")  # the page minus the inlined library
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", ours)  # nothing fetched from the network
+    assert "cdn.plot.ly" not in ours and "mathjax" not in ours.lower()
+    assert 3e6 < len(html) < 12e6
+    for s in ("Verdict", "python run_study.py --space joint", "COMPLETE", "git commit", "Pareto-front points",
+              "Failed trials", 'id="trials"', "RuntimeError: CUDA out of memory (synthetic)"):
+        assert s in html, s
+    # raw (untidy) frames are accepted too and give the same page
+    assert reports.write(synthetic_trials("middle", space="joint", fail_every=9), synthetic_config("joint"),
+                         tmp_path / "raw.html").read_text(encoding="utf-8") == html
+
+
+def test_everything_from_the_study_is_escaped(tmp_path):
+    d = write_hostile_study(tmp_path / "evil")
+    df, cfg = reports.load_study_dir(d)
+    html = reports.write(df, cfg, d / "report.html").read_text(encoding="utf-8")
+    # no markup from the study survives as markup: neither in the page nor in the figures' JSON
+    assert "<script>document" not in html and "<img src=x" not in html and "<b>" not in html
+    assert "&lt;script&gt;document.documentElement" in html  # shown as text
+    assert "&lt;img src=x onerror=" in html
+    assert "x&lt;script&gt;" in html  # the study name in the header
+
+
+def test_compare_and_index(tmp_path):
+    runs = tmp_path / "runs"
+    a = write_synthetic_study(runs / "segments", "middle")
+    b = write_synthetic_study(runs / "joint", "end", space="joint")
+    (runs / "junk").mkdir()
+    reports.write(*reports.load_study_dir(a), a / "report.html")
+    out = reports.write_compare([a, b])
+    assert out == runs.resolve() / "compare.html"
+    html = out.read_text(encoding="utf-8")
+    assert html.count("plotly.js v") == 1
+    assert html.count('class="plotly-graph-div"') == 6 + 7  # segments: 6 figures + 1 note; joint: 7
+    assert 'href="segments/report.html"' in html and "intermediate better" in html and "end better" in html
+    idx = reports.write_index(runs)
+    text = idx.read_text(encoding="utf-8")
+    assert idx == runs / "index.html"
+    assert 'href="segments/report.html"' in text and 'href="joint/trials.csv"' in text  # no report yet for joint
+    assert 'href="compare.html"' in text and "junk" not in text
+    assert "plotly.js" not in text  # the index is small
+
+
+def test_cli_one_dir_writes_report_and_index(tmp_path):
+    d = write_synthetic_study(tmp_path / "runs" / "s1", "middle")
+    cp = _run_cli(d)
+    assert cp.returncode == 0, cp.stderr
+    assert (d / "report.html").is_file() and (tmp_path / "runs" / "index.html").is_file()
+    assert str(d / "report.html") in cp.stdout
+
+
+def test_cli_several_dirs_compare_with_out(tmp_path):
+    a = write_synthetic_study(tmp_path / "runs" / "a", "middle")
+    b = write_synthetic_study(tmp_path / "runs" / "b", "noise")
+    cp = _run_cli(a, b, "--out", tmp_path / "cmp.html")
+    assert cp.returncode == 0, cp.stderr
+    assert (tmp_path / "cmp.html").is_file() and (a / "report.html").is_file() and (b / "report.html").is_file()
+    assert 'href="runs/a/report.html"' in (tmp_path / "cmp.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "make, expect",
+    [
+        (lambda p: [], "DIR"),
+        (lambda p: [p / "missing"], "does not exist"),
+        (lambda p: [write_synthetic_study(p / "s", "middle") / "trials.csv"], "not a directory"),
+        (lambda p: [(p / "empty").mkdir() or p / "empty"], "trials.csv"),
+        (lambda p: [_broken_config(p)], "config.json"),
+        (lambda p: [write_synthetic_study(p / "s", "middle"), "--bogus"], "--bogus"),
+    ],
+    ids=["no-args", "missing", "file", "empty-dir", "bad-config", "bad-flag"],
+)
+def test_cli_bad_input_one_line_exit_2(tmp_path, make, expect):
+    cp = _run_cli(*make(tmp_path))
+    assert cp.returncode == 2
+    lines = cp.stderr.strip().splitlines()
+    assert len(lines) == 1, cp.stderr
+    assert expect in lines[0] and "Traceback" not in cp.stderr
+    assert cp.stdout == ""
+
+
+def _broken_config(p):
+    d = write_synthetic_study(p / "s", "middle")
+    (d / "config.json").write_text("{oops", encoding="utf-8")
+    return d
+
+
+def test_cli_help():
+    cp = _run_cli("--help")
+    assert cp.returncode == 0 and "DIR" in cp.stdout
+
+
+def test_python_m_reports_bad_input_subprocess(tmp_path):
+    cp = _run_cli_subprocess(tmp_path / "nope")
+    assert cp.returncode == 2 and len(cp.stderr.strip().splitlines()) == 1 and "Traceback" not in cp.stderr
+    assert "does not exist" in cp.stderr and "nope" in cp.stderr
+
+
+def test_reports_needs_no_torch(tmp_path):
+    """The whole pipeline runs with torch (and the project's torch-side packages) unimportable."""
+    d = write_synthetic_study(tmp_path / "s", "end", space="order")
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'triton', 'spectrum', 'studies', 'kernels', 'fvcore'):
+            raise ImportError('blocked for this test: ' + name)
+sys.meta_path.insert(0, Block())
+import reports, reports.__main__
+assert reports.__main__.main([{str(d)!r}]) == 0
+assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'spectrum', 'studies', 'kernels')]
+print('ok')
+"""
+    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert cp.returncode == 0 and cp.stdout.strip().endswith("ok"), cp.stderr
+    assert (d / "report.html").is_file()
