@@ -410,7 +410,13 @@ def run(config: StudyConfig) -> Summary:
             # nobody else can be writing this folder's journal: whatever still runs was interrupted
             fail_stale_trials(study, all_running_stale=True)
         env = cost.environment(device)
-        extra = {"environment": env, "dataset_description": dataset.description}
+        extra = {"environment": env, "dataset_description": dataset.description, "device": str(device)}
+        previous = out / "config.json"
+        if config.report_only and previous.is_file():  # keep the command that trained the study
+            try:
+                extra.update(command=json.loads(previous.read_text())["command"], redrawn_by=config.command)
+            except (ValueError, KeyError):
+                pass
         config.write(out / "config.json", **extra)
         if not config.report_only:
             try:
