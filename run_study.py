@@ -91,6 +91,12 @@ def build_config(args, argv):
     )
 
 
+def one_line(err: BaseException) -> str:
+    """The first line of an error's message (database drivers append whole paragraphs)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def list_spaces() -> str:
     from studies.spaces import SPACES
 
@@ -128,21 +134,18 @@ def main(argv=None) -> int:
     except (UsageError, ValueError) as err:
         print(f"run_study.py: error: {err}", file=sys.stderr)
         return 2
-    from studies.runner import StudyError, run
+    from studies.runner import run
 
     try:
         summary = run(config)
     except ValueError as err:
-        print(f"run_study.py: error: {err}", file=sys.stderr)
+        print(f"run_study.py: error: {one_line(err).removeprefix('ValueError: ')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("run_study.py: interrupted; finished trials are stored, rerun the same command to resume", file=sys.stderr)
         return 130
-    except (StudyError, RuntimeError, OSError, ImportError) as err:
-        print(f"run_study.py: failed: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
     except Exception as err:  # a runtime failure is one line, never a traceback
-        print(f"run_study.py: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"run_study.py: failed: {one_line(err)}", file=sys.stderr)
         return 1
     states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary.counts.items()))
     print(f"{config.space}: {states or 'no trials'} in {summary.wall_s:.0f} s "

@@ -45,13 +45,22 @@ class Summary:
 # ---------------------------------------------------------------- set-up shared by every worker
 
 def default_budgets(config: StudyConfig, in_channels: int, image_size: int, num_classes: int) -> tuple[float, ...]:
-    """Two budgets: the cost of the base-width network at the middle of the spectrum, and 3x that."""
+    """Two budgets: the cost of the base-width network at the middle of the spectrum (raised, if need
+    be, to 1.25x the cheapest cost every point can reach at its narrowest), and 3x that."""
     from spectrum import network_cost, segment_choices
+    from spectrum.networks import _with_widths
 
-    middle = Point(intermediate(segment_choices(config.width)), "spatial_first", "none", None, 0)
-    base = network_for(middle, replace(config, match="none"), in_channels, image_size, num_classes)
-    value = getattr(network_cost(base), config.match)
-    return (float(value), float(3 * value))
+    unmatched = replace(config, match="none")
+    choices = segment_choices(config.width)
+    middle = Point(intermediate(choices), "spatial_first", "none", None, 0)
+    value = getattr(network_cost(network_for(middle, unmatched, in_channels, image_size, num_classes)), config.match)
+    for segments in choices:
+        spec = network_for(Point(segments, "spatial_first", "none", None, 0), unmatched, in_channels, image_size,
+                           num_classes)
+        narrowest = _with_widths(spec, [spec.position.divisor] * len(spec.modules))
+        value = max(value, 1.25 * getattr(network_cost(narrowest), config.match))
+    value = float(f"{value:.3g}")  # a round number to read in the report
+    return (value, 3 * value)
 
 
 def budget_label(config: StudyConfig, budget) -> str:
@@ -100,7 +109,9 @@ class CoveringGridSampler(optuna.samplers.GridSampler):
 def make_sampler(config: StudyConfig, worker: int):
     space = get_space(config.space)
     if space.is_grid():
-        return CoveringGridSampler(space.grid(config), seed=worker)
+        # one seed for every worker: GridSampler shuffles its grid with it, and grid ids must mean
+        # the same point in every process
+        return CoveringGridSampler(space.grid(config), seed=0)
     return optuna.samplers.NSGAIISampler(seed=worker, population_size=min(20, config.trials or 20))
 
 
