@@ -62,16 +62,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--backend", default="torch", help="torch | triton | auto (spatial step's kernel)")
     p.add_argument("--trials", type=positive_int, help="grid spaces: at most N trials this run; joint: N trials in all (default 20)")
-    p.add_argument("--epochs", type=positive_int, default=3)
+    p.add_argument("--epochs", type=positive_int, default=2)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=positive_float, default=3e-3)
     p.add_argument("--seeds", type=positive_int, default=2, help="trainings per point (default 2)")
     p.add_argument("--match", default="macs", help="macs | params | none: match every point's cost (default macs)")
     p.add_argument("--budgets", type=budget_list, help="comma-separated cost targets in the --match unit "
                                                        "(default: the middle point's cost at --width, and 3x it)")
-    p.add_argument("--width", type=positive_int, default=32, help="base width; its divisors are the segment counts")
+    p.add_argument("--width", type=positive_int, default=16, help="base width; its divisors are the segment counts")
     p.add_argument("--depth", type=positive_int, default=3, help="Xception modules in the study network")
-    p.add_argument("--workers", type=positive_int, default=1, help="local worker processes sharing the study")
+    p.add_argument("--workers", type=positive_int, help="local worker processes sharing the study "
+                                                      "(default: 2 on a CPU with 2+ cores, 1 on a GPU)")
     p.add_argument("--latency-batch", type=positive_int, default=64)
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-trial lines")
     p.add_argument("--report-only", action="store_true", help="redraw the report from the storage, train nothing")
@@ -147,7 +148,8 @@ def main(argv=None) -> int:
     except Exception as err:  # a runtime failure is one line, never a traceback
         print(f"run_study.py: failed: {one_line(err)}", file=sys.stderr)
         return 1
-    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary.counts.items()))
+    names = {"PRUNED": "duplicate draws skipped"}
+    states = ", ".join(f"{n} {names.get(s, s.lower())}" for s, n in sorted(summary.counts.items()))
     print(f"{config.space}: {states or 'no trials'} in {summary.wall_s:.0f} s "
           f"(training {summary.train_s:.0f} s) -> {summary.out / 'report.html'}")
     if summary.interrupted:

@@ -26,16 +26,16 @@ class StudyConfig:
     device: str = "auto"
     backend: str = "torch"
     trials: int | None = None  # grid spaces: cap on trials this run; joint: total trials
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 128
     lr: float = 3e-3
     seeds: int = 2
     match: str = "macs"
     budgets: tuple[float, ...] | None = None  # None: derived from the network (see runner.default_budgets)
-    width: int = 32  # base width: its divisors are the segment counts swept
+    width: int = 16  # base width: its divisors are the segment counts swept
     depth: int = 3
     stem_stride: int = 2
-    workers: int = 1
+    workers: int | None = None  # None: studies.runner.default_workers (2 on a 2-core CPU, 1 on a GPU)
     latency_batch: int = 64
     quiet: bool = False
     report_only: bool = False
@@ -43,8 +43,10 @@ class StudyConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "seeds", "width", "depth", "stem_stride", "workers", "latency_batch"):
+        for name in ("epochs", "batch_size", "seeds", "width", "depth", "stem_stride", "latency_batch"):
             _positive(name, getattr(self, name))
+        if self.workers is not None:
+            _positive("workers", self.workers)
         if self.trials is not None:
             _positive("trials", self.trials)
         _positive("lr", float(self.lr), float)

@@ -173,13 +173,48 @@ def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:
     return None
 
 
+# ---------------------------------------------------------------- latency, once per network
+
+def latency_key(spec, config: StudyConfig, device) -> str:
+    """Latency depends on the network, batch and device, not on the seed: one measurement a spec."""
+    import hashlib
+
+    return hashlib.sha1(f"{spec!r}|{config.latency_batch}|{config.backend}|{device}".encode()).hexdigest()[:16]
+
+
+def measure_grid_latency(config: StudyConfig, dataset, device) -> dict:
+    """Time every distinct network of a grid space in this process, before any worker trains, so no
+    measurement shares the cores with training; cached in DIR/latency.json across runs."""
+    from spectrum import build_network, cost
+
+    path = Path(config.out) / "latency.json"
+    cache = json.loads(path.read_text()) if path.is_file() else {}
+    space = get_space(config.space)
+    if not space.is_grid() or config.report_only:
+        return cache
+    shape = (dataset.in_channels, dataset.image_size, dataset.image_size)
+    for params in grid_points(config):
+        params = {k: v for k, v in params.items() if k != "seed"}
+        point = Point(params["segments"], params.get("order", "spatial_first"), params.get("activation", "none"),
+                      params["budget"] if config.match != "none" else None, 0)
+        spec = network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
+        key = latency_key(spec, config, device)
+        if key not in cache:
+            lat = cost.latency(build_network(spec, config.backend), shape, batch_size=config.latency_batch, device=device)
+            cache[key] = {k: lat[k] for k in ("median_ms", "iqr_ms", "device", "batch_size")}
+            path.write_text(json.dumps(cache, indent=1))
+    return cache
+
+
 # ---------------------------------------------------------------- one trial
 
 class Objective:
     """Trains one point; everything the report needs goes into the trial's user attributes."""
 
-    def __init__(self, config: StudyConfig, dataset, device, environment: dict, log):
+    def __init__(self, config: StudyConfig, dataset, device, environment: dict, log, latency_cache=None):
         self.config, self.data, self.device, self.environment, self.log = config, dataset, device, environment, log
+        self.latency_cache = latency_cache or {}
+        self.bar = None
         self.space = get_space(config.space)
         self.train_s = 0.0
 
@@ -220,7 +255,9 @@ class Objective:
         model = build_network(spec, config.backend)
         shape = (data.in_channels, data.image_size, data.image_size)
         counts = cost.count(model, shape)
-        lat = cost.latency(model, shape, batch_size=config.latency_batch, device=self.device)
+        lat = self.latency_cache.get(latency_key(spec, config, self.device))
+        if lat is None:  # not a grid point timed up front (joint space): time it here
+            lat = cost.latency(model, shape, batch_size=config.latency_batch, device=self.device)
         attrs.update(params=counts.params, macs=counts.macs, activations=counts.activations,
                      latency_ms=lat["median_ms"], latency_iqr_ms=lat["iqr_ms"], latency_device=lat["device"],
                      latency_batch=lat["batch_size"])
@@ -231,6 +268,8 @@ class Objective:
         def on_epoch(epoch, accuracy):
             curve.append(accuracy)
             trial.set_user_attr("accuracy_per_epoch", curve)
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"#{trial.number} epoch {epoch}/{config.epochs}: {accuracy:.1%}")
 
         result = fit(model, data, epochs=config.epochs, batch_size=config.batch_size, seed=point.seed,
                      device=self.device, lr=config.lr, on_epoch=on_epoch)
@@ -276,7 +315,10 @@ def work(config: StudyConfig, worker: int = 0, threads: int | None = None, show_
 
         total = grid_size(space, config) if space.is_grid() else config.trials
         bar = tqdm(total=total, desc=f"{config.space} trials", unit="trial", dynamic_ncols=True)
-    objective = Objective(config, data, device, cost.environment(device), _logger(config, bar))
+    cache_path = Path(config.out) / "latency.json"
+    latency_cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    objective = Objective(config, data, device, cost.environment(device), _logger(config, bar), latency_cache)
+    objective.bar = bar
     budget = config.trials
 
     def refresh_bar(study, _trial=None):
@@ -318,6 +360,29 @@ def work(config: StudyConfig, worker: int = 0, threads: int | None = None, show_
     return objective.train_s
 
 
+def _progress(config: StudyConfig):
+    """A trials bar for the parent of several workers, read from the storage; the postfix shows the
+    epoch each running trial has reached."""
+    if config.quiet:
+        return lambda close=False: None
+    from tqdm.auto import tqdm
+
+    space = get_space(config.space)
+    bar = tqdm(total=grid_size(space, config) if space.is_grid() else (config.trials or 20),
+               desc=f"{config.space} trials", unit="trial", dynamic_ncols=True)
+    study = optuna.load_study(study_name=config.name, storage=make_storage(config.storage_url))
+
+    def watch(close: bool = False) -> None:
+        trials = study.get_trials(deepcopy=False)
+        bar.n = sum(1 for t in trials if _terminal(t))
+        running = [f"#{t.number} epoch {len(t.user_attrs.get('accuracy_per_epoch', []))}/{config.epochs}"
+                   for t in trials if t.state == TrialState.RUNNING]
+        bar.set_postfix_str(", ".join(running), refresh=True)
+        if close:
+            bar.close()
+    return watch
+
+
 def _worker_main(config: StudyConfig, worker: int, threads: int, queue) -> None:
     try:
         queue.put(("ok", work(config, worker, threads, show_bar=False)))
@@ -327,17 +392,35 @@ def _worker_main(config: StudyConfig, worker: int, threads: int, queue) -> None:
         queue.put(("error", f"worker {worker}: {type(err).__name__}: {err}"))
 
 
+def default_workers(device) -> int:
+    """On a CPU, two single-threaded workers train small networks faster than one with two threads
+    (and do not stall when another process takes a core); on a GPU, one."""
+    return min(2, os.cpu_count() or 1) if device.type == "cpu" else 1
+
+
 def run_workers(config: StudyConfig) -> float:
     """`config.workers` local processes sharing the storage; their total training seconds."""
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     if config.workers == 1:
         return work(config, 0, threads)
+    import queue as queues
+
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker_main, args=(config, i, threads, queue)) for i in range(config.workers)]
     for p in procs:
         p.start()
-    results = [queue.get() for _ in procs]
+    results, watch = [], _progress(config)
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(queue.get(timeout=1.0))
+            except queues.Empty:
+                watch()
+                if not any(p.is_alive() for p in procs) and queue.empty():
+                    raise StudyError("a worker process died without reporting (killed, or out of memory?)")
+    finally:
+        watch(close=True)
     for p in procs:
         p.join()
     errors = [r[1] for r in results if r[0] == "error"]
@@ -412,6 +495,8 @@ def run(config: StudyConfig) -> Summary:
     device = cost.resolve_device(config.device)  # an absent device is a usage error before any work
     dataset = load_dataset(config.dataset, config.data_dir)
     config = resolve_config(config, dataset)
+    if config.workers is None:
+        config = replace(config, workers=default_workers(device))
     lock = FolderLock(out)
     own_folder = lock.acquire()
     interrupted, train_s = False, 0.0
@@ -431,6 +516,7 @@ def run(config: StudyConfig) -> Summary:
         config.write(out / "config.json", **extra)
         if not config.report_only:
             try:
+                measure_grid_latency(config, dataset, device)
                 train_s = run_workers(config)
             except KeyboardInterrupt:
                 interrupted = True
