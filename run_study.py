@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--backend", default="torch", help="torch | triton | auto (spatial step's kernel)")
     p.add_argument("--trials", type=positive_int, help="grid spaces: at most N trials this run; joint: N trials in all (default 20)")
-    p.add_argument("--epochs", type=positive_int, default=2)
+    p.add_argument("--epochs", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=positive_float, default=3e-3)
     p.add_argument("--seeds", type=positive_int, default=2, help="trainings per point (default 2)")
@@ -150,8 +150,9 @@ def main(argv=None) -> int:
         return 1
     names = {"PRUNED": "duplicate draws skipped"}
     states = ", ".join(f"{n} {names.get(s, s.lower())}" for s, n in sorted(summary.counts.items()))
+    busy = f", harness overhead {summary.overhead:.0%}" if summary.train_s else ""
     print(f"{config.space}: {states or 'no trials'} in {summary.wall_s:.0f} s "
-          f"(training {summary.train_s:.0f} s) -> {summary.out / 'report.html'}")
+          f"({summary.workers} worker(s), training {summary.train_s:.0f} s{busy}) -> {summary.out / 'report.html'}")
     if summary.interrupted:
         print("run_study.py: interrupted; finished trials are stored, rerun the same command to resume", file=sys.stderr)
         return 130

@@ -26,7 +26,7 @@ class StudyConfig:
     device: str = "auto"
     backend: str = "torch"
     trials: int | None = None  # grid spaces: cap on trials this run; joint: total trials
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 128
     lr: float = 3e-3
     seeds: int = 2

@@ -40,6 +40,12 @@ class Summary:
     wall_s: float
     train_s: float
     interrupted: bool = False
+    workers: int = 1
+
+    @property
+    def overhead(self) -> float:
+        """Fraction of the wall time not spent training, on an average worker."""
+        return max(0.0, self.wall_s - self.train_s / self.workers) / self.wall_s if self.wall_s else 0.0
 
 
 # ---------------------------------------------------------------- set-up shared by every worker
@@ -97,6 +103,16 @@ class CoveringGridSampler(optuna.samplers.GridSampler):
     GridSampler alone assumes every trial carries its grid id (a requeued one does not) and would keep
     proposing points that other workers are still running; `work` decides what to do next instead.
     """
+
+    def __init__(self, search_space, seed=0):
+        super().__init__(search_space, seed=seed)
+        # longest first (largest budget, then most segments: the slowest grouped convs on a CPU), so
+        # workers do not end with one long trial running alone; every worker sorts alike
+        names = self._param_names
+        def cost(grid):
+            values = dict(zip(names, grid))
+            return (-(values.get("budget") or 0), -values.get("segments", 0))
+        self._all_grids.sort(key=cost)
 
     def after_trial(self, study, trial, state, values) -> None:
         attrs = study._storage.get_trial_system_attrs(trial._trial_id)
@@ -523,9 +539,12 @@ def run(config: StudyConfig) -> Summary:
                 if own_folder and config.storage is None:
                     fail_stale_trials(study, all_running_stale=True)
         wall = time.perf_counter() - started
-        extra.update(wall_s=round(wall, 2), train_s=round(train_s, 2))
+        # harness overhead: the run's wall time not spent training on an average worker
+        overhead = max(0.0, wall - train_s / config.workers) / wall if train_s else None
+        extra.update(wall_s=round(wall, 2), train_s=round(train_s, 2), workers=config.workers,
+                     harness_overhead=round(overhead, 4) if overhead is not None else None)
         frame = write_outputs(config, study, extra)
     finally:
         lock.release()
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
-    return Summary(out, counts, time.perf_counter() - started, train_s, interrupted)
+    return Summary(out, counts, time.perf_counter() - started, train_s, interrupted, config.workers)

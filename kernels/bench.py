@@ -1,0 +1,521 @@
+"""``python -m kernels.bench``: Triton grouped_conv2d vs cuDNN (and torch.compile) across the spectrum.
+
+GPU only. Without CUDA it prints one line and exits 2.
+
+What it measures
+----------------
+For every shape and group count: the Triton kernels (``kernels.grouped_conv2d``), ``F.conv2d``
+(cuDNN, ``torch.backends.cudnn.benchmark = True``) in the same memory format, and
+``torch.compile`` of ``F.conv2d`` where it compiles; for depthwise rows also ``F.conv2d`` on NCHW
+tensors (the "torch NCHW depthwise" baseline). Forward and forward+backward (grad input and weight).
+Timing: ``triton.testing.do_bench`` (warm-up, L2 flushed between repeats), median with the
+20th/80th percentiles. Precisions: bf16, fp32 with TF32 and true fp32, reported apart
+(``cudnn.allow_tf32`` and ``cuda.matmul.allow_tf32`` set alike for every backend; the Triton path
+follows ``cudnn.allow_tf32``).
+
+Shapes (3x3, stride 1, padding 1, in = out channels, no bias, as in a SpectrumBlock's spatial step):
+* ``middle``: Xception middle flow, 728 channels at 19x19, batch 32 and 128, every divisor of 728.
+* ``entry``:  Xception entry flow, 128 channels at 74x74 and 256 at 37x37, batch 32.
+* ``cifar``:  64/128/256 channels at 32x32 and 16x16, batch 256.
+(entry/cifar: the power-of-two group counts plus depthwise.)
+
+Per row: ms (median, p20, p80), TFLOP/s (FLOPs = 2 x MACs; fwd+bwd = 3x fwd), GB/s over the
+minimum bytes moved (fwd: x + w + y; fwd+bwd adds dy, x, w read and dx, dw written), the roofline
+fraction  max(FLOPs / peak_FLOPs, bytes / peak_BW) / time  and the bandwidth fraction
+(bytes / peak_BW) / time, with peaks measured in the same run (a large matmul per precision for
+compute, a large device copy for bandwidth), and the speedup against cuDNN.
+
+Output: ``<out>/kernels_<device>_<date>.json`` (environment record, peaks, rows, goal checks) and a
+printed table, then the issue-7 goal checks as PASS/MISS lines:
+
+* intermediate (4 <= C/g <= 64, not dense) fwd+bwd: geomean speedup vs cuDNN >= 1.5 and geomean
+  roofline fraction >= 0.6 (for these shapes the roofline bound is the memory-bound limit);
+* depthwise: forward bandwidth fraction >= 0.8 of the measured copy bandwidth, >= 1.0x cuDNN
+  channels_last, >= 1.5x torch on NCHW (geomeans);
+* dense (g <= 4, C/g >= 16): geomean speedup vs cuDNN >= 0.9;
+* no cliff: at fixed channels/shape/precision/pass, Triton time non-increasing in g (5% tolerance).
+
+Flags: ``--quick`` (a few shapes), ``--out DIR``, ``--dtype bf16,tf32,fp32``,
+``--shapes middle,entry,cifar``, ``--passes fwd,fwdbwd``, ``--no-compile``, ``--format``,
+``--compare-algos`` (extra rows ``triton:direct``, ``triton:gemm_flat``, ``triton:gemm_window`` with
+the algorithm forced, for C/g <= 64: where the direct/GEMM crossover really is on this GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+NO_GPU_LINE = "kernels.bench needs a CUDA GPU (none found)"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
+
+PRECISIONS = ("bf16", "tf32", "fp32")
+SUITES = ("middle", "entry", "cifar")
+PASSES = ("fwd", "fwdbwd")
+
+CLIFF_TOLERANCE = 1.05
+
+
+# --------------------------------------------------------------------------------------------
+# shapes
+# --------------------------------------------------------------------------------------------
+def divisors(n: int) -> list:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def pow2_groups(c: int) -> list:
+    gs = [g for g in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if g <= c and c % g == 0]
+    return sorted(set(gs + [c]))
+
+
+def shape_list(suites, quick: bool) -> list:
+    """Dicts with suite, batch, channels, height, width, groups (kernel 3, stride 1, padding 1)."""
+    shapes = []
+
+    def add(suite, batch, c, hw, groups):
+        for g in groups:
+            shapes.append(dict(suite=suite, batch=batch, channels=c, height=hw, width=hw, groups=g))
+
+    if "middle" in suites:
+        if quick:
+            add("middle", 32, 728, 19, [1, 4, 28, 91, 182, 728])
+        else:
+            for b in (32, 128):
+                add("middle", b, 728, 19, divisors(728))
+    if "entry" in suites:
+        if quick:
+            add("entry", 32, 256, 37, [1, 8, 64, 256])
+        else:
+            add("entry", 32, 128, 74, pow2_groups(128))
+            add("entry", 32, 256, 37, pow2_groups(256))
+    if "cifar" in suites:
+        if quick:
+            add("cifar", 256, 128, 32, [1, 8, 32, 128])
+        else:
+            for c in (64, 128, 256):
+                for hw in (32, 16):
+                    add("cifar", 256, c, hw, pow2_groups(c))
+    return shapes
+
+
+# --------------------------------------------------------------------------------------------
+# cost model of one row
+# --------------------------------------------------------------------------------------------
+def conv_cost(batch, channels, groups, hw_h, hw_w, k, elsize, pass_):
+    """(FLOPs, minimum bytes) for a C->C, kxk, stride 1, 'same' convolution."""
+    cg = channels // groups
+    macs = batch * hw_h * hw_w * channels * cg * k * k
+    x = batch * channels * hw_h * hw_w
+    w = channels * cg * k * k
+    y = x
+    if pass_ == "fwd":
+        return 2 * macs, (x + w + y) * elsize
+    # fwd + bwd: forward, then read dy, x, w and write dx, dw
+    return 3 * 2 * macs, (x + w + y + y + x + w + x + w) * elsize
+
+
+def geomean(values):
+    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not vals:
+        return None
+    return math.exp(sum(math.log(v) for v in vals) / len(vals))
+
+
+# --------------------------------------------------------------------------------------------
+# goal checks (pure functions of the rows: testable without a GPU)
+# --------------------------------------------------------------------------------------------
+def _ok(rows):
+    return [r for r in rows if r.get("ms") is not None and not r.get("error")]
+
+
+def goal_checks(rows) -> list:
+    """The issue-7 goals as dicts {name, precision, status: PASS|MISS|N/A, value, target, detail}."""
+    checks = []
+    rows = _ok(rows)
+    triton = [r for r in rows if r["backend"] == "triton"]
+    precs = sorted({r["precision"] for r in triton}, key=lambda p: PRECISIONS.index(p) if p in PRECISIONS else 9)
+
+    def check(name, prec, value, target, detail, n):
+        if value is None or n == 0:
+            status = "N/A"
+        else:
+            status = "PASS" if value >= target else "MISS"
+        checks.append(dict(name=name, precision=prec, status=status, value=value, target=target,
+                           detail=detail, rows=n))
+
+    for prec in precs:
+        tr = [r for r in triton if r["precision"] == prec]
+        inter = [r for r in tr if r["pass"] == "fwdbwd" and 4 <= r["group_width"] <= 64 and r["groups"] > 1]
+        check("intermediate C/g 4..64 fwd+bwd speedup vs cuDNN (geomean)", prec,
+              geomean([r.get("speedup_vs_cudnn") for r in inter]), 1.5, "x", len(inter))
+        check("intermediate C/g 4..64 fwd+bwd fraction of roofline/memory-bound limit (geomean)", prec,
+              geomean([r.get("roofline_fraction") for r in inter]), 0.6, "fraction", len(inter))
+
+        dw_fwd = [r for r in tr if r["group_width"] == 1 and r["pass"] == "fwd"]
+        dw_all = [r for r in tr if r["group_width"] == 1]
+        check("depthwise fwd fraction of copy bandwidth (geomean)", prec,
+              geomean([r.get("bandwidth_fraction") for r in dw_fwd]), 0.8, "fraction", len(dw_fwd))
+        check("depthwise speedup vs cuDNN channels_last (geomean)", prec,
+              geomean([r.get("speedup_vs_cudnn") for r in dw_all]), 1.0, "x", len(dw_all))
+        check("depthwise speedup vs torch NCHW depthwise (geomean)", prec,
+              geomean([r.get("speedup_vs_cudnn_nchw") for r in dw_all]), 1.5, "x",
+              len([r for r in dw_all if r.get("speedup_vs_cudnn_nchw")]))
+
+        dense = [r for r in tr if r["groups"] <= 4 and r["group_width"] >= 16]
+        check("dense g<=4 speedup vs cuDNN (geomean)", prec,
+              geomean([r.get("speedup_vs_cudnn") for r in dense]), 0.9, "x", len(dense))
+
+        # no cliff: time non-increasing in g at fixed everything else
+        series = {}
+        for r in tr:
+            key = (r["suite"], r["batch"], r["channels"], r["height"], r["width"], r["pass"], r["memory_format"])
+            series.setdefault(key, []).append(r)
+        worst, offenders, n = 1.0, [], 0
+        for key, rs in series.items():
+            rs = sorted(rs, key=lambda r: r["groups"])
+            for a, b in zip(rs, rs[1:]):
+                n += 1
+                ratio = b["ms"] / a["ms"]
+                if ratio > worst:
+                    worst = ratio
+                if ratio > CLIFF_TOLERANCE:
+                    offenders.append(f"{key[0]} C={key[2]} {key[3]}x{key[4]} b{key[1]} {key[5]}: "
+                                     f"g {a['groups']}->{b['groups']} x{ratio:.2f}")
+        status = "N/A" if n == 0 else ("PASS" if not offenders else "MISS")
+        checks.append(dict(name=f"no cliff: time non-increasing in g (tolerance {CLIFF_TOLERANCE:.2f})",
+                           precision=prec, status=status, value=worst, target=CLIFF_TOLERANCE,
+                           detail="; ".join(offenders[:6]), rows=n))
+    return checks
+
+
+def format_checks(checks) -> list:
+    lines = []
+    for c in checks:
+        val = "n/a" if c["value"] is None else f"{c['value']:.3g}"
+        op = "<=" if c["name"].startswith("no cliff") else ">="
+        extra = f"  [{c['detail']}]" if c["name"].startswith("no cliff") and c["detail"] else ""
+        lines.append(f"{c['status']:4s} [{c['precision']}] {c['name']}: {val} (target {op} {c['target']}, "
+                     f"{c['rows']} rows){extra}")
+    return lines
+
+
+def format_table(rows) -> list:
+    head = (f"{'suite':7s} {'pass':6s} {'prec':4s} {'B':>4s} {'C':>4s} {'HxW':>6s} {'g':>4s} {'C/g':>4s} "
+            f"{'backend':18s} {'ms':>8s} {'p20':>8s} {'p80':>8s} {'TFLOP/s':>8s} {'GB/s':>7s} "
+            f"{'roof':>5s} {'vs cuDNN':>8s}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if r.get("error"):
+            lines.append(f"{r['suite']:7s} {r['pass']:6s} {r['precision']:4s} {r['batch']:4d} {r['channels']:4d} "
+                         f"{r['height']:>3d}x{r['width']:<2d} {r['groups']:4d} {r['group_width']:4d} "
+                         f"{r['backend']:18s} error: {r['error'][:60]}")
+            continue
+        sp = r.get("speedup_vs_cudnn")
+        lines.append(
+            f"{r['suite']:7s} {r['pass']:6s} {r['precision']:4s} {r['batch']:4d} {r['channels']:4d} "
+            f"{r['height']:>3d}x{r['width']:<2d} {r['groups']:4d} {r['group_width']:4d} {r['backend']:18s} "
+            f"{r['ms']:8.4f} {r['ms_p20']:8.4f} {r['ms_p80']:8.4f} {r['tflops']:8.2f} {r['gbps']:7.0f} "
+            f"{r['roofline_fraction']:5.2f} {('' if sp is None else f'{sp:.2f}x'):>8s}"
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# measurement (CUDA only)
+# --------------------------------------------------------------------------------------------
+def _environment(argv):
+    import torch
+    import triton
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=10)
+        commit = commit.stdout.strip() if commit.returncode == 0 else None
+    except Exception:
+        commit = None
+    props = torch.cuda.get_device_properties(0)
+    return dict(
+        device_name=torch.cuda.get_device_name(0),
+        compute_capability=f"{props.major}.{props.minor}",
+        sm_count=props.multi_processor_count,
+        memory_gib=round(props.total_memory / 2**30, 1),
+        torch=torch.__version__,
+        triton=triton.__version__,
+        cuda=torch.version.cuda,
+        cudnn=torch.backends.cudnn.version(),
+        python=platform.python_version(),
+        date=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        git_commit=commit,
+        command=" ".join(["python -m kernels.bench"] + list(argv)),
+    )
+
+
+def _set_precision(prec):
+    import torch
+
+    tf32 = prec == "tf32"
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    return torch.bfloat16 if prec == "bf16" else torch.float32
+
+
+def _bench(fn, grad_to_none=None):
+    from triton.testing import do_bench
+
+    med, p20, p80 = do_bench(fn, warmup=25, rep=100, grad_to_none=grad_to_none, quantiles=[0.5, 0.2, 0.8])
+    return med, p20, p80
+
+
+def measure_peaks(precisions):
+    """Compute peak per precision (a large matmul) and bandwidth (a large device copy), in this run."""
+    import torch
+
+    peaks = {}
+    n = 8192
+    for prec in precisions:
+        dtype = _set_precision(prec)
+        a = torch.randn(n, n, device="cuda", dtype=dtype)
+        b = torch.randn(n, n, device="cuda", dtype=dtype)
+        ms, _, _ = _bench(lambda: torch.mm(a, b))
+        peaks[f"{prec}_tflops"] = 2 * n**3 / (ms * 1e-3) / 1e12
+        del a, b
+    src = torch.empty(2**28, device="cuda", dtype=torch.float32)  # 1 GiB
+    dst = torch.empty_like(src)
+    ms, _, _ = _bench(lambda: dst.copy_(src))
+    peaks["copy_gbps"] = 2 * src.numel() * 4 / (ms * 1e-3) / 1e9
+    del src, dst
+    torch.cuda.empty_cache()
+    return peaks
+
+
+def _compiled_conv(groups):
+    import torch
+    import torch.nn.functional as F
+
+    def conv(x, w):
+        return F.conv2d(x, w, None, 1, 1, 1, groups)
+
+    return torch.compile(conv, dynamic=False)
+
+
+def measure_shape(shape, prec, passes, fmt, use_compile, peaks, device="cuda", algos=()):
+    """Rows for one (shape, precision): every backend, every pass.
+
+    ``algos``: extra Triton rows with one algorithm forced ("direct", "gemm_flat", "gemm_window"),
+    backend "triton:<algo>", timed through the launchers (forward; forward + grad_input +
+    grad_weight), to place the direct/GEMM crossover (``grouped_conv.DIRECT_MAX_CG``) on a GPU.
+    ``device`` other than cuda only for a dry run of this code in tests, with ``_bench`` replaced.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    import kernels
+    from kernels import grouped_conv as gc
+
+    dtype = _set_precision(prec)
+    b, c, h, w, g = shape["batch"], shape["channels"], shape["height"], shape["width"], shape["groups"]
+    k = 3
+    mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
+    x = torch.randn(b, c, h, w, device=device, dtype=dtype).to(memory_format=mf).requires_grad_()
+    wt = (torch.randn(c, c // g, k, k, device=device, dtype=dtype) / math.sqrt(c // g * k * k))
+    wt = wt.to(memory_format=mf).requires_grad_()
+    dy = torch.randn(b, c, h, w, device=device, dtype=dtype).to(memory_format=mf)
+
+    def autograd_pair(conv, xx, ww, gy):
+        """(forward, forward+backward) callables and the tensors whose grads to reset."""
+        def fwd():
+            with torch.no_grad():
+                conv(xx, ww)
+
+        def fwdbwd():
+            conv(xx, ww).backward(gy)
+
+        return fwd, fwdbwd, [xx, ww]
+
+    def forced_pair(algo):
+        xd, wd = x.detach(), wt.detach()
+
+        def fwd():
+            gc.conv_forward(xd, wd, None, [1, 1], [1, 1], g, algo)
+
+        def fwdbwd():
+            gc.conv_forward(xd, wd, None, [1, 1], [1, 1], g, algo)
+            gc.conv_grad_input(dy, wd, xd, [1, 1], [1, 1], g, algo)
+            gc.conv_grad_weight(dy, xd, tuple(wd.shape), [1, 1], [1, 1], g, False, algo)
+
+        return fwd, fwdbwd, None
+
+    backends = {
+        "cudnn": autograd_pair(lambda xx, ww: F.conv2d(xx, ww, None, 1, 1, 1, g), x, wt, dy),
+        "triton": autograd_pair(lambda xx, ww: kernels.grouped_conv2d(xx, ww, None, 1, 1, g), x, wt, dy),
+    }
+    if use_compile:
+        try:
+            import torch._dynamo
+
+            torch._dynamo.reset()
+            backends["compile"] = autograd_pair(_compiled_conv(g), x, wt, dy)
+        except Exception as e:  # pragma: no cover - depends on the install
+            backends["compile"] = e
+    if g == c and fmt == "channels_last":
+        xn = x.detach().contiguous().requires_grad_()
+        wn = wt.detach().contiguous().requires_grad_()
+        backends["cudnn_nchw"] = autograd_pair(lambda xx, ww: F.conv2d(xx, ww, None, 1, 1, 1, g), xn, wn,
+                                               dy.contiguous())
+    for algo in algos:
+        backends[f"triton:{algo}"] = forced_pair(algo)
+
+    peak_flops = peaks.get(f"{prec}_tflops", 0.0) * 1e12
+    peak_bw = peaks.get("copy_gbps", 0.0) * 1e9
+    rows = []
+    for pass_ in passes:
+        flops, nbytes = conv_cost(b, c, g, h, w, k, x.element_size(), pass_)
+        base = dict(shape, group_width=c // g, kernel_size=k, stride=1, padding=1,
+                    dtype=str(dtype).replace("torch.", ""), precision=prec,
+                    memory_format=fmt, flops=flops, min_bytes=nbytes)
+        base["pass"] = pass_
+        times = {}
+        for name, entry in backends.items():
+            row = dict(base, backend=name, memory_format="nchw" if name == "cudnn_nchw" else fmt,
+                       ms=None, ms_p20=None, ms_p80=None, error=None)
+            try:
+                if isinstance(entry, Exception):
+                    raise entry
+                fwd, fwdbwd, grads = entry
+                if pass_ == "fwd":
+                    med, p20, p80 = _bench(fwd)
+                else:
+                    med, p20, p80 = _bench(fwdbwd, grad_to_none=grads)
+                row.update(ms=med, ms_p20=p20, ms_p80=p80,
+                           tflops=flops / (med * 1e-3) / 1e12, gbps=nbytes / (med * 1e-3) / 1e9)
+                bound = max(flops / peak_flops if peak_flops else 0.0, nbytes / peak_bw if peak_bw else 0.0)
+                row["roofline_fraction"] = bound / (med * 1e-3)
+                row["bandwidth_fraction"] = (nbytes / peak_bw) / (med * 1e-3) if peak_bw else None
+                times[name] = med
+            except Exception as e:
+                row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+                if device == "cuda":
+                    torch.cuda.synchronize()
+            rows.append(row)
+        for row in rows[-len(backends):]:
+            if row["ms"] is not None and row["backend"] != "cudnn":
+                if "cudnn" in times:
+                    row["speedup_vs_cudnn"] = times["cudnn"] / row["ms"]
+                if "cudnn_nchw" in times and row["backend"] != "cudnn_nchw":
+                    row["speedup_vs_cudnn_nchw"] = times["cudnn_nchw"] / row["ms"]
+    return rows
+
+
+def write_results(out_dir, env, peaks, rows, checks) -> Path:
+    """Write ``<out_dir>/kernels_<device>_<YYYYMMDD>.json`` (a time suffix if that exists)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    now = _dt.datetime.now()
+    path = out_dir / f"kernels_{_device_slug(env['device_name'])}_{now:%Y%m%d}.json"
+    if path.exists():
+        path = out_dir / f"kernels_{_device_slug(env['device_name'])}_{now:%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(dict(environment=env, peaks=peaks, rows=rows, goals=checks), indent=1))
+    return path
+
+
+def _device_slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "cuda"
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(
+        prog="python -m kernels.bench",
+        description="Time Triton grouped_conv2d against cuDNN and torch.compile across the spectrum "
+                    "(CUDA only); write JSON and print a table and the issue-7 goal checks.",
+    )
+    p.add_argument("--quick", action="store_true", help="a few shapes only")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for the JSON (default benchmarks/results)")
+    p.add_argument("--dtype", default="bf16,tf32,fp32", help="comma list of bf16, tf32, fp32")
+    p.add_argument("--shapes", default="middle,entry,cifar", help="comma list of middle, entry, cifar")
+    p.add_argument("--passes", default="fwd,fwdbwd", help="comma list of fwd, fwdbwd")
+    p.add_argument("--format", default="channels_last", choices=("channels_last", "nchw"),
+                   help="memory format of all tensors (default channels_last)")
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
+    p.add_argument("--compare-algos", action="store_true",
+                   help="also time each Triton algorithm forced (direct, gemm_flat, gemm_window) for "
+                        "C/g <= 64, to place the direct/GEMM crossover")
+    args = p.parse_args(argv)
+
+    def pick(value, allowed, flag):
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in items if v not in allowed]
+        if bad or not items:
+            p.error(f"{flag}: unknown {bad or value!r}; allowed: {', '.join(allowed)}")
+        return items
+
+    args.dtype = pick(args.dtype, PRECISIONS, "--dtype")
+    args.shapes = pick(args.shapes, SUITES, "--shapes")
+    args.passes = pick(args.passes, PASSES, "--passes")
+    return args
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(argv)
+    import torch
+
+    if not torch.cuda.is_available():
+        print(NO_GPU_LINE, file=sys.stderr)
+        return 2
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("0", ""):
+        print("kernels.bench times compiled kernels: unset TRITON_INTERPRET", file=sys.stderr)
+        return 2
+
+    torch.backends.cudnn.benchmark = True
+    if not args.no_compile:
+        try:  # one compiled function per shape: allow that many recompiles
+            import torch._dynamo
+
+            for knob in ("cache_size_limit", "recompile_limit"):
+                if hasattr(torch._dynamo.config, knob):
+                    setattr(torch._dynamo.config, knob, 1024)
+        except Exception:  # pragma: no cover - torch.compile unavailable: its rows record the error
+            pass
+
+    env = _environment(argv)
+    print(f"# {env['device_name']}  torch {env['torch']}  triton {env['triton']}  CUDA {env['cuda']}  "
+          f"cuDNN {env['cudnn']}  commit {env['git_commit']}")
+    peaks = measure_peaks(args.dtype)
+    print("# peaks: " + "  ".join(f"{k} {v:.1f}" for k, v in peaks.items()))
+
+    shapes = shape_list(args.shapes, args.quick)
+    rows = []
+    for prec in args.dtype:
+        for shape in shapes:
+            cg = shape["channels"] // shape["groups"]
+            algos = ("direct", "gemm_flat", "gemm_window") if args.compare_algos and cg <= 64 else ()
+            new = measure_shape(shape, prec, args.passes, args.format, not args.no_compile, peaks, algos=algos)
+            rows.extend(new)
+            for line in format_table(new)[2:]:
+                print(line, flush=True)
+
+    checks = goal_checks(rows)
+    path = write_results(args.out, env, peaks, rows, checks)
+
+    print()
+    for line in format_table(rows):
+        print(line)
+    print()
+    for line in format_checks(checks):
+        print(line)
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Direct grouped convolution for narrow groups, weight gradient (and the bias gradient).
+
+For CG up to about 8 each weight is a reduction over all output pixels of one product:
+
+    dw[oc, c, kh, kw] = sum_p dy[p, oc] * x[p's window (kh, kw), group(oc)*CG + c]
+
+One program owns BLOCK_C output channels, one input-channel offset c (grid axis 2) and a slice of
+the pixels (grid axis 1, the split). It loads a dy tile [BLOCK_P, BLOCK_C] once per step and the
+whole window at once as a 3-D gather [BLOCK_P, TAPS, BLOCK_C] (TAPS = KH*KW rounded up to a power of
+two), accumulating [TAPS, BLOCK_C] in fp32 registers. Partial sums per split go to an fp32 buffer
+[SPLIT, OC, CG, KH, KW] reduced by the launcher (deterministic, no atomics); the c == 0 programs
+also sum dy, the bias gradient [SPLIT, OC].
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._util import cdiv, is_interpreted, next_pow2, pick_configs, pow2_align, sm_count
+
+
+GPU_CONFIGS = [
+    triton.Config({"BLOCK_P": bp, "BLOCK_C": bc}, num_warps=wp, num_stages=2)
+    for bp, bc, wp in [
+        (16, 32, 4), (32, 32, 4), (8, 64, 4), (16, 64, 4), (32, 64, 8),
+        (64, 16, 4), (64, 32, 8), (8, 128, 4), (4, 128, 4), (128, 8, 4),
+        (8, 32, 4), (4, 64, 4), (16, 16, 4), (2, 128, 4),
+    ]
+]
+INTERPRETER_CONFIG = triton.Config({"BLOCK_P": 256, "BLOCK_C": 16}, num_warps=4)
+
+
+def _prune(configs, named_args, **kwargs):
+    """Keep the 3-D window gather inside a register budget."""
+    taps = named_args["TAPS"] if "TAPS" in named_args else kwargs.get("TAPS", 16)
+    kept = [
+        c for c in configs
+        if c.kwargs["BLOCK_P"] * c.kwargs["BLOCK_C"] * taps <= 64 * 32 * c.num_warps
+    ]
+    return kept or configs[:1]
+
+
+@triton.autotune(
+    configs=pick_configs(GPU_CONFIGS, INTERPRETER_CONFIG),
+    key=["P_TOTAL", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"],
+    prune_configs_by={"early_config_prune": _prune},
+)
+@triton.jit
+def _direct_wgrad_kernel(
+    x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
+    P_TOTAL, P_PER_SPLIT, SPLIT, H, W, OH, OW, OC, OCG, CG,
+    sxn, sxc, sxh, sxw,
+    sdn, sdc, sdh, sdw,
+    stride_h, stride_w, pad_h, pad_w,
+    KH: tl.constexpr, KW: tl.constexpr, TAPS: tl.constexpr, HAS_BIAS: tl.constexpr,
+    ALIGN_X: tl.constexpr, ALIGN_D: tl.constexpr,
+    BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr,
+):
+    pid_c = tl.program_id(0)
+    pid_s = tl.program_id(1)
+    c = tl.program_id(2)  # input-channel offset inside the group
+
+    offs_c = tl.max_contiguous(tl.multiple_of(pid_c * BLOCK_C + tl.arange(0, BLOCK_C), BLOCK_C), BLOCK_C)
+    c_mask = offs_c < OC
+    cin = (offs_c // OCG) * CG + c
+    taps = tl.arange(0, TAPS)
+    t_mask = taps < KH * KW
+    kh = taps // KW
+    kw = taps % KW
+
+    p_start = pid_s * P_PER_SPLIT
+    p_end = tl.minimum(p_start + P_PER_SPLIT, P_TOTAL)
+
+    acc = tl.zeros((TAPS, BLOCK_C), dtype=tl.float32)
+    bacc = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    for p0 in range(p_start, p_end, BLOCK_P):
+        offs_p = p0 + tl.arange(0, BLOCK_P)
+        p_mask = offs_p < p_end
+        ow = offs_p % OW
+        t = offs_p // OW
+        oh = t % OH
+        nb = (t // OH).to(tl.int64)
+
+        dy_pix = tl.multiple_of(nb * sdn + oh * sdh + ow * sdw, ALIGN_D)
+        dy = tl.load(
+            dy_ptr + dy_pix[:, None] + (offs_c * sdc)[None, :],
+            mask=p_mask[:, None] & c_mask[None, :],
+            other=0.0,
+        ).to(tl.float32)
+        if HAS_BIAS:
+            bacc += tl.sum(dy, axis=0)
+
+        ih = (oh * stride_h - pad_h)[:, None] + kh[None, :]  # [P, TAPS]
+        iw = (ow * stride_w - pad_w)[:, None] + kw[None, :]
+        ok = (p_mask[:, None] & t_mask[None, :]) & ((ih >= 0) & (ih < H)) & ((iw >= 0) & (iw < W))
+        pix = tl.multiple_of((nb * sxn)[:, None] + ih * sxh + iw * sxw, [ALIGN_X, ALIGN_X])  # [P, TAPS]
+        xv = tl.load(
+            x_ptr + pix[:, :, None] + (cin * sxc)[None, None, :],
+            mask=ok[:, :, None] & c_mask[None, None, :],
+            other=0.0,
+        ).to(tl.float32)
+        acc += tl.sum(dy[:, None, :] * xv, axis=0)
+
+    KSZ = KH * KW
+    dst = (
+        dwp_ptr
+        + pid_s.to(tl.int64) * OC * CG * KSZ
+        + (offs_c * (CG * KSZ))[None, :]
+        + c * KSZ
+        + taps[:, None]
+    )
+    tl.store(dst, acc, mask=t_mask[:, None] & c_mask[None, :])
+    if HAS_BIAS:
+        if c == 0:
+            tl.store(dbp_ptr + pid_s * OC + offs_c, bacc, mask=c_mask)
+
+
+INTERPRETED = is_interpreted(_direct_wgrad_kernel)
+
+
+def conv_weight_grad_direct(x, grad_out, weight_shape, stride, padding, groups, need_bias):
+    """Weight gradient (fp32, shape ``weight_shape``) and, when ``need_bias``, the bias gradient (fp32)."""
+    n, c, h, w = x.shape
+    oc, cg, kh, kw = weight_shape
+    _, _, oh, ow = grad_out.shape
+    p_total = n * oh * ow
+    if INTERPRETED or x.device.type != "cuda":
+        split = 1
+    else:
+        tiles = cdiv(oc, 32) * cg
+        split = max(1, min((4 * sm_count(x.device)) // max(1, tiles), max(1, p_total // 256), 1024))
+    per_split = cdiv(max(p_total, 1), split)
+    split = cdiv(max(p_total, 1), per_split)
+    dwp = torch.zeros((split, oc, cg, kh, kw), dtype=torch.float32, device=x.device)
+    dbp = torch.zeros((split, oc), dtype=torch.float32, device=x.device) if need_bias else dwp
+    align_x = pow2_align(x.stride(0), x.stride(2), x.stride(3)) if x.stride(1) == 1 else 1
+    align_d = pow2_align(grad_out.stride(0), grad_out.stride(2), grad_out.stride(3)) if grad_out.stride(1) == 1 else 1
+    if p_total > 0 and oc > 0 and cg * kh * kw > 0:
+
+        def grid(meta):
+            return (cdiv(oc, meta["BLOCK_C"]), split, cg)
+
+        _direct_wgrad_kernel[grid](
+            x, grad_out, dwp, dbp,
+            p_total, per_split, split, h, w, oh, ow, oc, oc // groups, cg,
+            *x.stride(), *grad_out.stride(),
+            stride[0], stride[1], padding[0], padding[1],
+            KH=kh, KW=kw, TAPS=next_pow2(kh * kw), HAS_BIAS=need_bias, ALIGN_X=align_x, ALIGN_D=align_d,
+        )
+    dw = dwp.sum(0) if split > 1 else dwp[0]
+    db = (dbp.sum(0) if split > 1 else dbp[0]) if need_bias else None
+    return dw, db

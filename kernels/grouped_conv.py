@@ -1,0 +1,440 @@
+"""``grouped_conv2d``: ``torch.nn.functional.conv2d`` semantics in Triton over the whole spectrum.
+
+Public entry point::
+
+    grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1) -> Tensor
+
+x (N, C, H, W) in NCHW or channels_last (read through its strides, never copied), weight
+(OC, C/groups, KH, KW), bias (OC,) or None; stride and padding an int or an (h, w) pair; every
+``groups`` dividing both C and OC; dilation 1. fp32, fp16 and bf16 with fp32 accumulation; fp32
+uses TF32 tensor cores exactly when ``torch.backends.cudnn.allow_tf32`` is True (as F.conv2d on
+CUDA does). The output has x's memory format. Differentiable in x, weight and bias (first order;
+no double backward).
+
+Torch custom op (what a tracer sees)
+------------------------------------
+The call goes through the custom op ``inception_spectrum::grouped_conv2d`` (``GROUPED_CONV_OP``),
+so ``torch.jit.trace`` (fvcore) records ONE node of that kind instead of tracing into Triton. Its
+inputs, in this order::
+
+    0 x        Tensor  (N, C, H, W)
+    1 weight   Tensor  (OC, C/groups, KH, KW)
+    2 bias     Tensor (OC,) or None
+    3 stride   int[2]  (sh, sw)
+    4 padding  int[2]  (ph, pw)
+    5 groups   int
+
+and one output (N, OC, OH, OW). A cost counter reads the shapes of inputs 0 and 1 and the output:
+MACs = N * OH * OW * OC * (C/groups) * KH * KW. The backward runs through two more custom ops,
+``inception_spectrum::grouped_conv2d_grad_input`` and ``inception_spectrum::grouped_conv2d_grad_weight``
+(fake implementations registered, so torch.compile can trace around them).
+
+Algorithms (chosen by the group width CG = C/groups)
+----------------------------------------------------
+* CG <= ``DIRECT_MAX_CG`` (8): ``direct_depthwise.py``, a memory-bound direct kernel (fp32 FMAs).
+* otherwise: ``implicit_gemm.py``, an implicit GEMM with K = KH*KW*CG, several groups packed into
+  one tensor-core tile when the groups are narrow; K loops flattened over (tap, channel) below
+  CG = 32, tap-outer with contiguous channel chunks from CG = 32 (vectorised channels_last loads).
+* grad_input: a transposed convolution, computed as stride**2 stride-1 convolutions of grad_output,
+  one per output phase (ih mod sh, iw mod sw), each with the flipped sub-kernel w[..., kh0::sh, kw0::sw]
+  and written straight into a strided view of grad_input; each phase runs on the forward kernel
+  chosen by its own group width (OC/groups). No zero-stuffing, no wasted taps.
+* grad_weight (+ grad_bias): ``direct_depthwise_wgrad.py`` or ``implicit_gemm_wgrad.py`` (same
+  threshold), split-K over output pixels with a deterministic fp32 reduction.
+
+Tuning: each kernel is ``triton.autotune``d over a list of tile configs per shape class (keys:
+problem sizes, group width, kernel size, stride, layout). Under the interpreter there is one fixed
+config; ``KERNELS_AUTOTUNE=0`` (read at first use) also pins the first GPU config (tests). Weights
+are re-laid once per call with output channels contiguous (a weight-sized copy, never the input).
+
+Devices
+-------
+CUDA tensors run compiled Triton kernels. CPU tensors run only under the Triton interpreter
+(``TRITON_INTERPRET=1`` in the environment before the kernels are first used; slow, for tests);
+otherwise a ``RuntimeError`` says so. ``triton_available(device)`` tells in advance.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Optional, Sequence
+
+import torch
+
+from ._util import SUPPORTED_DTYPES, empty_like_format, interpret_requested, relayout_weight
+
+GROUPED_CONV_OP = "inception_spectrum::grouped_conv2d"
+GRAD_INPUT_OP = "inception_spectrum::grouped_conv2d_grad_input"
+GRAD_WEIGHT_OP = "inception_spectrum::grouped_conv2d_grad_weight"
+
+#: group widths up to this use the direct kernels, wider ones the implicit GEMM
+DIRECT_MAX_CG = 8
+
+#: "gemm" picks its loop order by group width; "gemm_flat"/"gemm_window" force one (tests, benchmarks)
+ALGORITHMS = ("auto", "direct", "gemm", "gemm_flat", "gemm_window")
+_WINDOW_OUTER = {"gemm": None, "gemm_flat": False, "gemm_window": True}
+
+
+# --------------------------------------------------------------------------------------------
+# Triton availability (kernel modules import triton; they are loaded on first use)
+# --------------------------------------------------------------------------------------------
+_KERNEL_MODULES = {}
+
+
+def _kernels():
+    """Import the kernel modules once. Triton fixes interpreter vs compiled at this moment."""
+    if not _KERNEL_MODULES:
+        for name in ("implicit_gemm", "direct_depthwise", "implicit_gemm_wgrad", "direct_depthwise_wgrad"):
+            _KERNEL_MODULES[name] = importlib.import_module(f"{__package__}.{name}")
+    return _KERNEL_MODULES
+
+
+def _triton_importable() -> bool:
+    try:
+        importlib.import_module("triton")
+    except Exception:  # ImportError, or a broken install raising anything at import
+        return False
+    return True
+
+
+def _interpreted() -> bool:
+    """Whether the kernels run (or, if not loaded yet, would run) under the CPU interpreter."""
+    if _KERNEL_MODULES:
+        return bool(_KERNEL_MODULES["implicit_gemm"].INTERPRETED)
+    return interpret_requested()
+
+
+def triton_available(device) -> bool:
+    """True when ``grouped_conv2d`` can run on tensors of ``device`` here.
+
+    CUDA: Triton importable and a CUDA device present. CPU: Triton importable and the kernels run
+    under the interpreter (TRITON_INTERPRET=1 set before their first use). Anything else: False.
+    """
+    dev = torch.device(device)
+    if not _triton_importable():
+        return False
+    if dev.type == "cuda":
+        return torch.cuda.is_available()
+    if dev.type == "cpu":
+        return _interpreted()
+    return False
+
+
+def _require_backend(device: torch.device) -> None:
+    if not _triton_importable():
+        raise RuntimeError(
+            "grouped_conv2d needs Triton, which is not importable here; install triton (Linux x86_64) "
+            "or use the torch backend"
+        )
+    if device.type == "cuda":
+        return
+    if device.type == "cpu":
+        if _interpreted():
+            return
+        if _KERNEL_MODULES:
+            raise RuntimeError(
+                "grouped_conv2d got CPU tensors but its Triton kernels were loaded without "
+                "TRITON_INTERPRET=1; set TRITON_INTERPRET=1 before the first call (it is read "
+                "once), or use CUDA tensors"
+            )
+        raise RuntimeError(
+            "grouped_conv2d got CPU tensors: Triton runs on CPU only through its interpreter; set "
+            "TRITON_INTERPRET=1 in the environment (slow, for tests) or use CUDA tensors"
+        )
+    raise RuntimeError(f"grouped_conv2d runs on CUDA (or CPU with TRITON_INTERPRET=1), not on {device.type!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# validation: ValueError saying what is wrong and what is allowed
+# --------------------------------------------------------------------------------------------
+def _pair(value, name: str, minimum: int) -> list:
+    what = "positive" if minimum == 1 else "non-negative"
+    if isinstance(value, bool) or not isinstance(value, (int, tuple, list, torch.Size)):
+        raise ValueError(
+            f"grouped_conv2d: {name} must be a {what} int or a pair of {what} ints, got {value!r}"
+        )
+    pair = [value, value] if isinstance(value, int) else list(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in pair):
+        raise ValueError(
+            f"grouped_conv2d: {name} must be a {what} int or a pair of {what} ints, got {value!r}"
+        )
+    if any(v < minimum for v in pair):
+        raise ValueError(f"grouped_conv2d: {name} must be {what} (>= {minimum}), got {value!r}")
+    return pair
+
+
+def _output_hw(h, w, kh, kw, stride, padding):
+    return (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
+
+
+def _check_types(x, weight, bias):
+    for name, t in (("x", x), ("weight", weight)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"grouped_conv2d: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if bias is not None and not isinstance(bias, torch.Tensor):
+        raise TypeError(f"grouped_conv2d: bias must be a torch.Tensor or None, got {type(bias).__name__}")
+
+
+def _check_groups(groups):
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"grouped_conv2d: groups must be a positive int, got {groups!r}")
+
+
+def check_args(x, weight, bias, stride, padding, groups):
+    """Validate the arguments; return ``(stride_pair, padding_pair)``. Raises ValueError/TypeError."""
+    _check_types(x, weight, bias)
+    if x.dim() != 4:
+        raise ValueError(
+            f"grouped_conv2d: x must be 4-D (N, C, H, W), got {x.dim()}-D with shape {tuple(x.shape)}"
+        )
+    if weight.dim() != 4:
+        raise ValueError(
+            "grouped_conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), got "
+            f"{weight.dim()}-D with shape {tuple(weight.shape)}"
+        )
+    allowed = ", ".join(str(d).replace("torch.", "") for d in SUPPORTED_DTYPES)
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise ValueError(f"grouped_conv2d: x has dtype {x.dtype}; allowed: {allowed}")
+    if weight.dtype != x.dtype:
+        raise ValueError(
+            f"grouped_conv2d: weight dtype {weight.dtype} differs from x dtype {x.dtype}; they must match"
+        )
+    if bias is not None and bias.dtype != x.dtype:
+        raise ValueError(
+            f"grouped_conv2d: bias dtype {bias.dtype} differs from x dtype {x.dtype}; they must match"
+        )
+    if weight.device != x.device or (bias is not None and bias.device != x.device):
+        devs = f"x on {x.device}, weight on {weight.device}" + (
+            f", bias on {bias.device}" if bias is not None else ""
+        )
+        raise ValueError(f"grouped_conv2d: all tensors must be on one device, got {devs}")
+    _check_groups(groups)
+    n, c, h, w = x.shape
+    oc, cg, kh, kw = weight.shape
+    if c % groups != 0 or oc % groups != 0:
+        raise ValueError(
+            f"grouped_conv2d: groups={groups} must divide both in_channels={c} and "
+            f"out_channels={oc}; allowed groups: the common divisors "
+            f"{[g for g in range(1, max(c, 1) + 1) if c % g == 0 and oc % g == 0]}"
+        )
+    if cg != c // groups:
+        raise ValueError(
+            f"grouped_conv2d: weight has {cg} input channels per group (shape {tuple(weight.shape)}) but "
+            f"x has {c} channels / groups={groups} = {c // groups}; weight must be "
+            f"({oc}, {c // groups}, kH, kW)"
+        )
+    if kh < 1 or kw < 1 or oc < 1 or c < 1:
+        raise ValueError(
+            f"grouped_conv2d: channels and kernel size must be >= 1, got x {tuple(x.shape)}, "
+            f"weight {tuple(weight.shape)}"
+        )
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != oc):
+        raise ValueError(
+            f"grouped_conv2d: bias must be None or 1-D of length out_channels={oc}, got shape {tuple(bias.shape)}"
+        )
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    oh, ow = _output_hw(h, w, kh, kw, stride, padding)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"grouped_conv2d: kernel {kh}x{kw} is larger than the padded input "
+            f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {tuple(padding)}); "
+            "the padded input must be at least the kernel size"
+        )
+    return stride, padding
+
+
+# --------------------------------------------------------------------------------------------
+# launchers over the kernel files
+# --------------------------------------------------------------------------------------------
+def _pick(algo: str, cg: int) -> str:
+    if algo not in ALGORITHMS:
+        raise ValueError(f"grouped_conv2d: algo must be one of {ALGORITHMS}, got {algo!r}")
+    if algo == "auto":
+        return "direct" if cg <= DIRECT_MAX_CG else "gemm"
+    return algo
+
+
+def _run_forward(x, weight, bias, out, stride, padding, groups, algo="auto"):
+    k = _kernels()
+    algo = _pick(algo, weight.shape[1])
+    if algo == "direct":
+        return k["direct_depthwise"].conv_forward_direct(x, weight, bias, out, stride, padding, groups)
+    return k["implicit_gemm"].conv_forward_gemm(
+        x, weight, bias, out, stride, padding, groups, window_outer=_WINDOW_OUTER[algo]
+    )
+
+
+def conv_forward(x, weight, bias, stride, padding, groups, algo="auto"):
+    """Forward convolution (validated pairs expected). ``algo``: one of ``ALGORITHMS``."""
+    n, _, h, w = x.shape
+    oc, _, kh, kw = weight.shape
+    oh, ow = _output_hw(h, w, kh, kw, stride, padding)
+    out = empty_like_format(x, (n, oc, oh, ow))
+    return _run_forward(x, weight, bias, out, stride, padding, groups, algo)
+
+
+def conv_grad_input(grad_out, weight, x_like, stride, padding, groups, algo="auto"):
+    """Input gradient: a transposed convolution, as stride_h*stride_w stride-1 phase convolutions.
+
+    For output row phase a (input rows ih = a + sh*t) only the taps kh = kh0 + sh*j with
+    kh0 = (a + ph) mod sh reach it, from grad_out rows t + d - j, d = (a + ph - kh0) / sh. Flipping j
+    makes that a plain stride-1 correlation with padding J-1-d (possibly negative) and weight
+    w'[g*CG + c, o, j', i'] = w[g*OCG + o, c, kh0 + sh*(J-1-j'), kw0 + sw*(I-1-i')].
+    ``x_like`` gives the shape, dtype, device and memory format of the result.
+    """
+    n, c, h, w = x_like.shape
+    oc, cg, kh, kw = weight.shape
+    ocg = oc // groups
+    sh, sw = stride
+    ph, pw = padding
+    dx = empty_like_format(x_like, (n, c, h, w), dtype=grad_out.dtype)
+    # (groups, OCG, CG, KH, KW) -> per phase: slice taps, flip, swap OCG/CG, -> (C, OCG, J, I)
+    w5 = weight.reshape(groups, ocg, cg, kh, kw)
+    for a in range(min(sh, h)):
+        kh0 = (a + ph) % sh
+        jn = max(0, -(-(kh - kh0) // sh))
+        d_h = (a + ph - kh0) // sh
+        for b in range(min(sw, w)):
+            kw0 = (b + pw) % sw
+            im = max(0, -(-(kw - kw0) // sw))
+            d_w = (b + pw - kw0) // sw
+            view = dx[:, :, a::sh, b::sw]
+            if jn == 0 or im == 0:
+                view.zero_()
+                continue
+            wp = w5[:, :, :, kh0::sh, kw0::sw].flip(3, 4).transpose(1, 2).reshape(c, ocg, jn, im)
+            wp = relayout_weight(wp)  # a fresh temporary: laid out for the kernels, never cached
+            _run_forward(grad_out, wp, None, view, (1, 1), (jn - 1 - d_h, im - 1 - d_w), groups, algo)
+    return dx
+
+
+def conv_grad_weight(grad_out, x, weight_shape, stride, padding, groups, need_bias, algo="auto"):
+    """Weight gradient (in x's dtype) and the bias gradient (or None), fp32-accumulated."""
+    k = _kernels()
+    algo = _pick(algo, weight_shape[1])
+    if algo == "direct":
+        dw, db = k["direct_depthwise_wgrad"].conv_weight_grad_direct(
+            x, grad_out, weight_shape, stride, padding, groups, need_bias
+        )
+    else:
+        dw, db = k["implicit_gemm_wgrad"].conv_weight_grad_gemm(
+            x, grad_out, weight_shape, stride, padding, groups, need_bias, window_outer=_WINDOW_OUTER[algo]
+        )
+    return dw.to(x.dtype), (db.to(x.dtype) if db is not None else None)
+
+
+# --------------------------------------------------------------------------------------------
+# the custom ops: forward, grad_input, grad_weight; autograd ties them together
+# --------------------------------------------------------------------------------------------
+@torch.library.custom_op(GROUPED_CONV_OP, mutates_args=())
+def _grouped_conv2d_op(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    groups: int,
+) -> torch.Tensor:
+    stride, padding = check_args(x, weight, bias, stride, padding, groups)
+    _require_backend(x.device)
+    return conv_forward(x, weight, bias, stride, padding, groups)
+
+
+@_grouped_conv2d_op.register_fake
+def _grouped_conv2d_fake(x, weight, bias, stride, padding, groups):
+    stride, padding = check_args(x, weight, bias, stride, padding, groups)
+    n, _, h, w = x.shape
+    oc, _, kh, kw = weight.shape
+    oh, ow = _output_hw(h, w, kh, kw, stride, padding)
+    return empty_like_format(x, (n, oc, oh, ow))
+
+
+@torch.library.custom_op(GRAD_INPUT_OP, mutates_args=())
+def _grad_input_op(
+    grad_out: torch.Tensor,
+    weight: torch.Tensor,
+    x: torch.Tensor,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    groups: int,
+) -> torch.Tensor:
+    """``x`` is read only for its shape/format (a fake or the saved input)."""
+    _require_backend(grad_out.device)
+    return conv_grad_input(grad_out, weight, x, list(stride), list(padding), groups)
+
+
+@_grad_input_op.register_fake
+def _grad_input_fake(grad_out, weight, x, stride, padding, groups):
+    return empty_like_format(x, tuple(x.shape), dtype=grad_out.dtype)
+
+
+@torch.library.custom_op(GRAD_WEIGHT_OP, mutates_args=())
+def _grad_weight_op(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    groups: int,
+    need_bias: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (grad_weight, grad_bias); grad_bias is an empty tensor when ``need_bias`` is False."""
+    _require_backend(grad_out.device)
+    dw, db = conv_grad_weight(
+        grad_out, x, tuple(weight.shape), list(stride), list(padding), groups, need_bias
+    )
+    if db is None:
+        db = grad_out.new_empty((0,))
+    return dw, db
+
+
+@_grad_weight_op.register_fake
+def _grad_weight_fake(grad_out, x, weight, stride, padding, groups, need_bias):
+    dw = torch.empty(tuple(weight.shape), dtype=x.dtype, device=x.device)
+    db = grad_out.new_empty((weight.shape[0],) if need_bias else (0,))
+    return dw, db
+
+
+def _setup_context(ctx, inputs, output):
+    x, weight, bias, stride, padding, groups = inputs
+    ctx.save_for_backward(x, weight)
+    ctx.conv = (list(stride), list(padding), groups, bias is not None)
+
+
+def _backward(ctx, grad_out):
+    x, weight = ctx.saved_tensors
+    stride, padding, groups, has_bias = ctx.conv
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    dx = dw = db = None
+    if need_x:
+        dx = torch.ops.inception_spectrum.grouped_conv2d_grad_input(grad_out, weight, x, stride, padding, groups)
+    if need_w or (need_b and has_bias):
+        dw_, db_ = torch.ops.inception_spectrum.grouped_conv2d_grad_weight(
+            grad_out, x, weight, stride, padding, groups, bool(need_b and has_bias)
+        )
+        dw = dw_ if need_w else None
+        db = db_ if (need_b and has_bias) else None
+    return dx, dw, db, None, None, None
+
+
+_grouped_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+# --------------------------------------------------------------------------------------------
+# public function
+# --------------------------------------------------------------------------------------------
+def grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
+    """``F.conv2d(x, weight, bias, stride, padding, dilation=1, groups)`` in Triton.
+
+    Raises ValueError (TypeError for non-tensors) on invalid arguments, naming what is wrong and
+    what is allowed, and RuntimeError when Triton cannot run on x's device (see
+    ``triton_available``). The result has x's memory format (channels_last in, channels_last out).
+    """
+    # only what the op schema needs here (types, int pairs); the op itself validates the rest
+    # (shapes, dtypes, devices), once, also when called as torch.ops.inception_spectrum.grouped_conv2d
+    _check_types(x, weight, bias)
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    _check_groups(groups)
+    return _grouped_conv2d_op(x, weight, bias, stride, padding, groups)
