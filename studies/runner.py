@@ -27,6 +27,7 @@ from .train import fit
 
 DIRECTIONS = ("maximize", "minimize", "minimize")  # accuracy, MACs, latency
 POLL_S = 2.0
+LATENCY_RUN_S = 0.1  # seconds of timing a network: ms-scale forwards give tens of samples
 
 
 class StudyError(RuntimeError):
@@ -216,7 +217,8 @@ def measure_grid_latency(config: StudyConfig, dataset, device) -> dict:
         spec = network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
         key = latency_key(spec, config, device)
         if key not in cache:
-            lat = cost.latency(build_network(spec, config.backend), shape, batch_size=config.latency_batch, device=device)
+            lat = cost.latency(build_network(spec, config.backend), shape, batch_size=config.latency_batch,
+                               device=device, min_run_time=LATENCY_RUN_S)
             cache[key] = {k: lat[k] for k in ("median_ms", "iqr_ms", "device", "batch_size")}
             path.write_text(json.dumps(cache, indent=1))
     return cache
@@ -273,7 +275,8 @@ class Objective:
         counts = cost.count(model, shape)
         lat = self.latency_cache.get(latency_key(spec, config, self.device))
         if lat is None:  # not a grid point timed up front (joint space): time it here
-            lat = cost.latency(model, shape, batch_size=config.latency_batch, device=self.device)
+            lat = cost.latency(model, shape, batch_size=config.latency_batch, device=self.device,
+                               min_run_time=LATENCY_RUN_S)
         attrs.update(params=counts.params, macs=counts.macs, activations=counts.activations,
                      latency_ms=lat["median_ms"], latency_iqr_ms=lat["iqr_ms"], latency_device=lat["device"],
                      latency_batch=lat["batch_size"])
@@ -526,7 +529,9 @@ def run(config: StudyConfig) -> Summary:
         previous = out / "config.json"
         if config.report_only and previous.is_file():  # keep the command that trained the study
             try:
-                extra.update(command=json.loads(previous.read_text())["command"], redrawn_by=config.command)
+                before = json.loads(previous.read_text())
+                extra.update({k: before[k] for k in ("wall_s", "train_s", "workers", "harness_overhead") if k in before},
+                             command=before["command"], redrawn_by=config.command)
             except (ValueError, KeyError):
                 pass
         config.write(out / "config.json", **extra)
@@ -541,8 +546,9 @@ def run(config: StudyConfig) -> Summary:
         wall = time.perf_counter() - started
         # harness overhead: the run's wall time not spent training on an average worker
         overhead = max(0.0, wall - train_s / config.workers) / wall if train_s else None
-        extra.update(wall_s=round(wall, 2), train_s=round(train_s, 2), workers=config.workers,
-                     harness_overhead=round(overhead, 4) if overhead is not None else None)
+        if not config.report_only:  # a redraw keeps the timing of the run that trained
+            extra.update(wall_s=round(wall, 2), train_s=round(train_s, 2), workers=config.workers,
+                         harness_overhead=round(overhead, 4) if overhead is not None else None)
         frame = write_outputs(config, study, extra)
     finally:
         lock.release()
