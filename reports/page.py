@@ -148,7 +148,8 @@ def _fmt_budget(config: dict, df: pd.DataFrame) -> str:
         parts.append(
             "budgets " + ", ".join(human_count(b) if isinstance(b, (int, float)) else str(b) for b in budgets)
         )
-    labels = sorted({b for b in df.get("budget_label", []) if isinstance(b, str) and b})
+    done = df[df["state"] == "COMPLETE"] if "state" in df else df  # a skipped duplicate has no budget
+    labels = sorted({b for b in done.get("budget_label", []) if isinstance(b, str) and b})
     if labels:
         parts.append("groups in the data: " + ", ".join(labels))
     return "; ".join(parts) or "not recorded"

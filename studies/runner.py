@@ -117,10 +117,17 @@ class CoveringGridSampler(optuna.samplers.GridSampler):
 
     def after_trial(self, study, trial, state, values) -> None:
         attrs = study._storage.get_trial_system_attrs(trial._trial_id)
-        if "grid_id" not in attrs or "duplicate_of" in trial.user_attrs:
+        if "grid_id" not in attrs or "duplicate_of" in trial.user_attrs or not self._untouched_grid_ids(study):
+            # GridSampler would now hand out points that other workers are running: stop instead
             study.stop()
             return
         super().after_trial(study, trial, state, values)
+
+    def _untouched_grid_ids(self, study) -> set:
+        """Grid ids no trial has finished or is running."""
+        touched = {t.system_attrs["grid_id"] for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                   if "grid_id" in t.system_attrs and t.state != TrialState.WAITING}
+        return set(range(len(self._all_grids))) - touched
 
 
 def make_sampler(config: StudyConfig, worker: int):
@@ -157,22 +164,29 @@ def grid_points(config: StudyConfig) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
-def grid_status(study: optuna.Study, config: StudyConfig) -> tuple[list[dict], int, int]:
-    """Grid points with no settling trial and no running or waiting one; how many are running; how many
-    of the missing were never tried (GridSampler proposes those itself)."""
-    settled, busy, tried = set(), set(), set()
+@dataclass(frozen=True)
+class GridStatus:
+    missing: list  # points with no settling, running or waiting trial
+    running: int  # points only a running trial (maybe another worker's) covers
+    waiting: int  # points queued for a rerun, not yet taken by a worker
+    untried: int  # missing points never tried at all (GridSampler proposes those itself)
+
+
+def grid_status(study: optuna.Study, config: StudyConfig) -> GridStatus:
+    settled, running, waiting, tried = set(), set(), set(), set()
     for t in study.get_trials(deepcopy=False):
         tried.add(point_key(t.params))
         if _terminal(t):
             settled.add(point_key(t.params))
         elif t.state == TrialState.RUNNING:
-            busy.add(point_key(t.params))
+            running.add(point_key(t.params))
         elif t.state == TrialState.WAITING:
-            busy.add(point_key(t.system_attrs.get("fixed_params", {})))
-    points = grid_points(config)
-    missing = [p for p in points if point_key(p) not in settled | busy]
-    running = sum(1 for p in points if point_key(p) in busy and point_key(p) not in settled)
-    return missing, running, sum(1 for p in missing if point_key(p) not in tried)
+            waiting.add(point_key(t.system_attrs.get("fixed_params", {})))
+    keys = [point_key(p) for p in grid_points(config)]
+    missing = [dict(k) for k in keys if k not in settled | running | waiting]
+    return GridStatus(missing, sum(1 for k in keys if k in running - settled),
+                      sum(1 for k in keys if k in waiting - settled - running),
+                      sum(1 for p in missing if point_key(p) not in tried))
 
 
 def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:
@@ -350,14 +364,16 @@ def work(config: StudyConfig, worker: int = 0, threads: int | None = None, show_
         while budget is None or budget > 0:
             fail_stale_trials(study, all_running_stale=False)
             if space.is_grid():
-                missing, running, untried = grid_status(study, config)
-                if not missing and not running:
+                status = grid_status(study, config)
+                if not (status.missing or status.running or status.waiting):
                     break
-                if not missing:  # only other workers' trials remain: wait for them, or for them to go stale
+                if not (status.missing or status.waiting):
+                    # only other workers' trials remain: wait for them, or for them to go stale
                     time.sleep(POLL_S)
                     continue
-                if not untried:  # the grid was swept; run again what was interrupted or lost to a race
-                    for params in missing:
+                if status.missing and not status.untried:
+                    # the grid was swept; run again what was interrupted or lost to a race
+                    for params in status.missing:
                         study.enqueue_trial(params, user_attrs={"requeued": True})
                 n = budget
             else:
