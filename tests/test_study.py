@@ -172,3 +172,29 @@ def test_budget_out_of_reach_is_a_usage_error_before_training(tmp_path):
     out = run_study("--space", "segments", "--out", str(tmp_path / "run"), *TINY, "--budgets", "3e4")
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "--budgets: 30,000 macs is out of reach" in out.stderr
+
+
+def test_ctrl_c_stops_cleanly_keeps_finished_trials_and_the_rerun_completes(tmp_path):
+    out_dir = tmp_path / "run"
+    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(3)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_study.py"), *args], env=env, cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    journal, deadline = out_dir / "study.journal", time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if journal.exists() and (_journal_frame(journal).get("state", pd.Series(dtype=str)) == "COMPLETE").sum() >= 2:
+            break
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "rerun the same command to resume" in stderr
+    stopped = pd.read_csv(out_dir / "trials.csv")
+    finished = stopped[stopped.state == "COMPLETE"]
+    assert len(finished) >= 2
+    rerun = run_study(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    after = pd.read_csv(out_dir / "trials.csv").set_index("number")
+    assert list(after.loc[finished.number].accuracy) == list(finished.accuracy)
+    points = completed_points(after)
+    assert len(points) == len(set(points)) == 3 * 3
