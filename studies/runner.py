@@ -362,6 +362,7 @@ def work(config: StudyConfig, worker: int = 0, threads: int | None = None, show_
     try:
         refresh_bar(study)
         while budget is None or budget > 0:
+            callbacks = [refresh_bar]
             fail_stale_trials(study, all_running_stale=False)
             if space.is_grid():
                 status = grid_status(study, config)
@@ -377,12 +378,15 @@ def work(config: StudyConfig, worker: int = 0, threads: int | None = None, show_
                         study.enqueue_trial(params, user_attrs={"requeued": True})
                 n = budget
             else:
-                done = sum(1 for t in study.get_trials(deepcopy=False) if _terminal(t))
-                n = (config.trials or 20) - done
-                if n <= 0:
+                target = config.trials or 20
+                taken = sum(1 for t in study.get_trials(deepcopy=False)
+                            if _terminal(t) or t.state == TrialState.RUNNING)
+                if target - taken <= 0:
                     break
+                n = -(-(target - taken) // (config.workers or 1))  # each local worker takes its share
+                callbacks.append(optuna.study.MaxTrialsCallback(target, states=(TrialState.COMPLETE, TrialState.FAIL)))
             before = len(study.get_trials(deepcopy=False))
-            study.optimize(objective, n_trials=n, catch=(Exception,), callbacks=[refresh_bar],
+            study.optimize(objective, n_trials=n, catch=(Exception,), callbacks=callbacks,
                            gc_after_trial=False)
             ran = len(study.get_trials(deepcopy=False)) - before
             if budget is not None:

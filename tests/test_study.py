@@ -198,3 +198,17 @@ def test_ctrl_c_stops_cleanly_keeps_finished_trials_and_the_rerun_completes(tmp_
     assert list(after.loc[finished.number].accuracy) == list(finished.accuracy)
     points = completed_points(after)
     assert len(points) == len(set(points)) == 3 * 3
+
+
+@pytest.mark.parametrize("space,expected", [("order", 3 * 2), ("joint", 4)])
+def test_other_spaces_run_their_points(space, expected, tmp_path):
+    out_dir = tmp_path / "run"
+    out = run_study("--space", space, "--match", "none", "--trials", "4" if space == "joint" else "50",
+                    "--out", str(out_dir), *TINY)
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(out_dir / "trials.csv")
+    done = frame[frame.state == "COMPLETE"]
+    assert len(done) == expected
+    assert set(done.order) <= {"spatial_first", "pointwise_first"}
+    if space == "order":
+        assert set(done.order) == {"spatial_first", "pointwise_first"} and sorted(set(done.segments)) == [1, 2, 4]
