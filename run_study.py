@@ -116,7 +116,13 @@ def validate(config) -> None:
         raise ValueError(f"--dataset {config.dataset!r} is not allowed; expected one of {', '.join(DATASETS)}")
     if config.storage is not None:
         storage_kind(config.storage)
-    cost.resolve_device(config.device)
+    device = cost.resolve_device(config.device)
+    if config.backend == "triton":
+        import kernels
+
+        if not kernels.triton_available(device):
+            raise ValueError(f"--backend triton cannot run on {device} here; expected a CUDA device "
+                             "(or TRITON_INTERPRET=1 for the slow CPU interpreter), or --backend torch|auto")
     if config.dataset in ("cifar10", "cifar100"):
         from studies.data import load_dataset
 

@@ -24,6 +24,7 @@ TINY = tiny()
 
 def run_study(*args, timeout=240, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("TRITON_INTERPRET", None)  # the kernel tests set it in this process; a study runs without it
     return subprocess.run([sys.executable, str(ROOT / "run_study.py"), *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=kw.get("cwd", ROOT))
 
@@ -53,6 +54,7 @@ def test_space_list_prints_one_line_per_space():
     (["--space", "segments", "--match", "flops"], "--match"),
     (["--space", "segments", "--budgets", "1e6,-3"], "--budgets"),
     (["--space", "segments", "--device", "cuda:7"], "cuda:7"),
+    (["--space", "segments", "--device", "cpu", "--backend", "triton"], "--backend triton"),
 ])
 def test_usage_errors_exit_2_with_one_line_naming_the_flag(args, flag, tmp_path):
     out = run_study(*args, "--out", str(tmp_path / "run"))
