@@ -507,6 +507,8 @@ def write_outputs(config: StudyConfig, study: optuna.Study, extra: dict) -> pd.D
     import reports
 
     reports.write(frame, meta, out / "report.html")
+    if out.resolve().parent.name == "runs":  # the default layout: keep runs/index.html listing every study
+        reports.write_index(out.resolve().parent)
     return frame
 
 
