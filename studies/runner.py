@@ -446,7 +446,10 @@ def run_workers(config: StudyConfig) -> float:
 
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(config, i, threads, queue)) for i in range(config.workers)]
+    # daemons: once a worker has reported, its stored trials are safe and its interpreter's teardown
+    # (a second or two) need not hold up the report
+    procs = [ctx.Process(target=_worker_main, args=(config, i, threads, queue), daemon=True)
+             for i in range(config.workers)]
     for p in procs:
         p.start()
     results, watch = [], _progress(config)
@@ -460,8 +463,6 @@ def run_workers(config: StudyConfig) -> float:
                     raise StudyError("a worker process died without reporting (killed, or out of memory?)")
     finally:
         watch(close=True)
-    for p in procs:
-        p.join()
     errors = [r[1] for r in results if r[0] == "error"]
     if any(r[0] == "interrupted" for r in results):
         raise KeyboardInterrupt
