@@ -284,6 +284,9 @@ class Objective:
             "backend": config.backend, "device": str(self.device), "dataset": data.name,
             "environment": self.environment,
         }
+        import torch
+
+        torch.manual_seed(point.seed)  # the initial weights belong to the point, not to what the worker ran before
         model = build_network(spec, config.backend)
         shape = (data.in_channels, data.image_size, data.image_size)
         counts = cost.count(model, shape)

@@ -107,10 +107,23 @@ def test_same_seed_trains_to_the_same_accuracy_on_cpu():
     data = make_synthetic(n_train=128, n_val=64)
     results = []
     for _ in range(2):
-        torch.manual_seed(123)  # the fit must not depend on the global state either
+        torch.manual_seed(123)
         model = build_network(small_spec(width=4, depth=2, image_size=16, num_classes=4, segments=2))
+        torch.rand(1000)  # whatever ran before must not matter to the fit
         results.append(fit(model, data, epochs=1, batch_size=32, seed=7, device=torch.device("cpu")).accuracy_per_epoch)
     assert results[0] == results[1]
+
+
+def test_a_point_trains_to_the_same_accuracy_whatever_ran_before_it(tmp_path):
+    """One worker runs every point in sequence, two split them: each point's numbers must not change."""
+    args = ["--space", "segments", "--match", "none", *tiny(2)]
+    one = run_study(*args, "--workers", "1", "--out", str(tmp_path / "one"))
+    two = run_study(*args, "--workers", "2", "--out", str(tmp_path / "two"))
+    assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+    frames = [pd.read_csv(tmp_path / d / "trials.csv") for d in ("one", "two")]
+    a, b = (f[f.state == "COMPLETE"].set_index(["segments", "seed"]).accuracy.sort_index() for f in frames)
+    assert len(a) == 6
+    pd.testing.assert_series_equal(a, b)
 
 
 def test_diverging_trial_is_stored_as_fail_with_its_reason_and_the_study_goes_on(tmp_path):
