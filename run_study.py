@@ -105,7 +105,8 @@ def list_spaces() -> str:
 
 
 def validate(config) -> None:
-    """Usage errors found before any work: unknown space, dataset, storage URL, device, data folder."""
+    """Usage errors found before importing the study: unknown space, dataset, storage URL, device, backend.
+    (A bad data folder or an out-of-reach budget surfaces from `run` as a ValueError: also exit 2.)"""
     from spectrum import cost
     from studies.data import DATASETS
     from studies.spaces import get_space
@@ -123,10 +124,6 @@ def validate(config) -> None:
         if not kernels.triton_available(device):
             raise ValueError(f"--backend triton cannot run on {device} here; expected a CUDA device "
                              "(or TRITON_INTERPRET=1 for the slow CPU interpreter), or --backend torch|auto")
-    if config.dataset in ("cifar10", "cifar100"):
-        from studies.data import load_dataset
-
-        load_dataset(config.dataset, config.data_dir)
 
 
 def main(argv=None) -> int:

@@ -390,14 +390,19 @@ def render(df: pd.DataFrame, config: dict | None = None) -> str:
     return _page(f"Inception spectrum: {name}", "\n".join(body))
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file, so a reader never sees half a page."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write(df: pd.DataFrame, config: dict | None, path) -> Path:
     """Write the self-contained report of one study to `path` (parents created); return the Path."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     text = render(df, config)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, p)
+    _write_atomic(p, text)
     return p
 
 
@@ -472,9 +477,7 @@ def write_compare(dirs, out=None) -> Path:
         links.append(os.path.relpath(rep.resolve(), out.resolve().parent) if rep.exists() else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = render_compare(studies, links)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    _write_atomic(out, text)
     return out
 
 
@@ -549,7 +552,5 @@ def write_index(root) -> Path:
         + "\n</body>\n</html>\n"
     )
     out = root / "index.html"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    _write_atomic(out, text)
     return out

@@ -6,6 +6,7 @@ resizes it so every spectrum point costs the same params or MACs.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field, replace
@@ -274,6 +275,7 @@ MATCH_METRICS = ("params", "macs")
 MATCH_TOLERANCE = 0.03
 
 
+@functools.lru_cache(maxsize=4096)  # specs are frozen: a study asks for the same match per seed and per check
 def match_width(spec: NetworkSpec, target: float, metric: str = "macs", tolerance: float = MATCH_TOLERANCE) -> NetworkSpec:
     """The spec with module widths resized so its `metric` lies within `tolerance` of `target`.
 
@@ -310,6 +312,11 @@ def match_width(spec: NetworkSpec, target: float, metric: str = "macs", toleranc
             f"(closest: widths {', '.join(map(str, best))} at {best_err:.0%} off)"
         )
     return _with_widths(spec, best)
+
+
+def narrowest(spec: NetworkSpec) -> NetworkSpec:
+    """The spec at the smallest widths its position allows: the cheapest cost `match_width` can reach."""
+    return _with_widths(spec, [spec.position.divisor] * len(spec.modules))
 
 
 def _with_widths(spec: NetworkSpec, widths) -> NetworkSpec:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spectrum import BACKENDS, segment_choices
@@ -40,7 +40,6 @@ class StudyConfig:
     quiet: bool = False
     report_only: bool = False
     command: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "seeds", "width", "depth", "stem_stride", "latency_batch"):

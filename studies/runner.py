@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from .config import StudyConfig
 from .data import load_dataset
-from .spaces import Point, get_space, grid_size, intermediate, network_for, position_label
+from .spaces import ORDERS, Point, get_space, grid_size, intermediate, network_for, position_label
 from .storage import FolderLock, Heartbeat, fail_stale_trials, make_storage
 from .train import fit
 
@@ -54,18 +54,18 @@ class Summary:
 def default_budgets(config: StudyConfig, in_channels: int, image_size: int, num_classes: int) -> tuple[float, ...]:
     """Two budgets: the cost of the base-width network at the middle of the spectrum (raised, if need
     be, to 1.25x the cheapest cost every point can reach at its narrowest), and 3x that."""
-    from spectrum import network_cost, segment_choices
-    from spectrum.networks import _with_widths
+    from spectrum import narrowest, network_cost, segment_choices
 
     unmatched = replace(config, match="none")
     choices = segment_choices(config.width)
-    middle = Point(intermediate(choices), "spatial_first", "none", None, 0)
-    value = getattr(network_cost(network_for(middle, unmatched, in_channels, image_size, num_classes)), config.match)
+
+    def spec(segments, order="spatial_first"):
+        return network_for(Point(segments, order, "none", None, 0), unmatched, in_channels, image_size, num_classes)
+
+    value = getattr(network_cost(spec(intermediate(choices))), config.match)
     for segments in choices:
-        spec = network_for(Point(segments, "spatial_first", "none", None, 0), unmatched, in_channels, image_size,
-                           num_classes)
-        narrowest = _with_widths(spec, [spec.position.divisor] * len(spec.modules))
-        value = max(value, 1.25 * getattr(network_cost(narrowest), config.match))
+        for order in ORDERS:  # every space's points must reach the budget, pointwise-first ones too
+            value = max(value, 1.25 * getattr(network_cost(narrowest(spec(segments, order))), config.match))
     value = float(f"{value:.3g}")  # a round number to read in the report
     return (value, 3 * value)
 
@@ -80,22 +80,31 @@ def budget_label(config: StudyConfig, budget) -> str:
 
 
 def resolve_config(config: StudyConfig, dataset) -> StudyConfig:
-    """Fill in the default budgets, and check every grid point can be matched to every budget
+    """Fill in the default budgets, and check every grid point can be matched to its budget
     (a budget out of reach is a usage error before any training, not a column of failed trials)."""
     if config.match != "none" and config.budgets is None:
         config = replace(config, budgets=default_budgets(config, dataset.in_channels, dataset.image_size,
                                                          dataset.num_classes))
-    space = get_space(config.space)
-    if config.match != "none" and space.is_grid():
-        grid = space.grid(config)
-        for segments in grid["segments"]:
-            for budget in config.budgets:
-                point = Point(segments, "spatial_first", "none", budget, 0)
-                try:
-                    network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
-                except ValueError as err:
-                    raise ValueError(f"--budgets: {budget:,.0f} {config.match} is out of reach: {err}") from None
+    if get_space(config.space).is_grid():
+        grid_networks(config, dataset)
     return config
+
+
+def grid_networks(config: StudyConfig, dataset) -> list:
+    """The NetworkSpec of every grid point, seeds aside (they share a network); ValueError naming
+    --budgets when a budget is out of reach for some point."""
+    specs, seen = [], set()
+    for params in grid_points(config):
+        point = Point(params["segments"], params.get("order", "spatial_first"), params.get("activation", "none"),
+                      params["budget"] if config.match != "none" else None, 0)
+        if point in seen:
+            continue
+        seen.add(point)
+        try:
+            specs.append(network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes))
+        except ValueError as err:
+            raise ValueError(f"--budgets: {point.budget:,.0f} {config.match} is out of reach: {err}") from None
+    return specs
 
 
 class CoveringGridSampler(optuna.samplers.GridSampler):
@@ -224,11 +233,7 @@ def measure_grid_latency(config: StudyConfig, dataset, device) -> dict:
     if not space.is_grid() or config.report_only:
         return cache
     shape = (dataset.in_channels, dataset.image_size, dataset.image_size)
-    for params in grid_points(config):
-        params = {k: v for k, v in params.items() if k != "seed"}
-        point = Point(params["segments"], params.get("order", "spatial_first"), params.get("activation", "none"),
-                      params["budget"] if config.match != "none" else None, 0)
-        spec = network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
+    for spec in grid_networks(config, dataset):
         key = latency_key(spec, config, device)
         if key not in cache:
             lat = cost.latency(build_network(spec, config.backend), shape, batch_size=config.latency_batch,
@@ -517,9 +522,7 @@ def write_outputs(config: StudyConfig, study: optuna.Study, extra: dict) -> pd.D
 
 
 def study_meta(config: StudyConfig, frame: pd.DataFrame, extra: dict) -> dict:
-    from spectrum import cost
-
-    env = extra.get("environment") or cost.environment(cost.resolve_device(config.device))
+    env = extra["environment"]
     return {
         **config.to_json(), "study_name": config.name, "storage": config.storage_url,
         "git_commit": env.get("git_commit"), "date": env.get("date"), "environment": env,
@@ -536,10 +539,10 @@ def run(config: StudyConfig) -> Summary:
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = cost.resolve_device(config.device)  # an absent device is a usage error before any work
-    dataset = load_dataset(config.dataset, config.data_dir)
+    device = cost.resolve_device(config.device)  # an absent device or a bad data folder: a usage error
+    dataset = load_dataset(config.dataset, config.data_dir)  # before anything is written
     config = resolve_config(config, dataset)
+    out.mkdir(parents=True, exist_ok=True)
     if config.workers is None:
         config = replace(config, workers=default_workers(device))
     lock = FolderLock(out)
