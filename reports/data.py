@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import record
+
 __all__ = [
     "COLUMNS",
     "STATES",
@@ -29,60 +31,12 @@ __all__ = [
 
 STATES = ("COMPLETE", "FAIL", "RUNNING", "WAITING", "PRUNED")
 
-# The trials.csv contract: column -> kind. Order is the order of the trials table in the page.
-COLUMNS: dict[str, str] = {
-    "number": "int",
-    "state": "str",
-    "fail_reason": "str",
-    "datetime_start": "datetime",
-    "datetime_complete": "datetime",
-    "duration_s": "float",
-    "space": "str",
-    "position": "str",
-    "segments": "int",
-    "base_width": "int",
-    "group_width": "int",
-    "order": "str",
-    "activation": "str",
-    "kernel_size": "int",
-    "intermediate_norm": "bool",
-    "match": "str",
-    "budget": "float",
-    "budget_label": "str",
-    "widths": "list",
-    "seed": "int",
-    "params": "int",
-    "macs": "int",
-    "activations": "int",
-    "latency_ms": "float",
-    "latency_iqr_ms": "float",
-    "latency_device": "str",
-    "latency_batch": "int",
-    "accuracy": "float",
-    "accuracy_per_epoch": "list",
-    "train_time_s": "float",
-    "epochs": "int",
-    "backend": "str",
-    "device": "str",
-    "dataset": "str",
-}
+# The trials.csv contract, the list fields and the point keys all come from the one trial record.
+COLUMNS: dict[str, str] = {**record.columns(), **{name: "list" for name in record.list_fields()}}
 
 # What identifies one point of the spectrum (everything but the seed): trials sharing these are
 # repeats of the same network, averaged over seeds.
-POINT_KEYS = (
-    "space",
-    "position",
-    "segments",
-    "base_width",
-    "group_width",
-    "order",
-    "activation",
-    "kernel_size",
-    "intermediate_norm",
-    "match",
-    "budget_label",
-    "widths_key",
-)
+POINT_KEYS = record.point_keys()
 
 # Read every cell as text first and convert column by column: "none" (an activation) and "None"
 # must not silently become NaN, and a malformed number must not turn a whole column to object.
@@ -90,15 +44,28 @@ _NA_STRINGS = ["", "nan", "NaN", "NA", "<NA>", "null", "NULL", "N/A", "n/a"]
 
 
 def load_study_dir(path) -> tuple[pd.DataFrame, dict]:
-    """Read ``DIR/trials.csv`` and ``DIR/config.json``; return ``(raw DataFrame, config dict)``.
+    """Read ``DIR/trials.csv`` (+ ``curves.csv``) and ``DIR/config.json``; return ``(raw DataFrame, config)``.
 
-    The DataFrame is as written (text cells); pass it to `tidy`. Raises ValueError naming the file
-    when the directory or a file is missing or malformed.
+    The DataFrame is as written (text cells), with the list fields from curves.csv as list columns;
+    pass it to `tidy`. Raises ValueError naming the file when the directory or a file is missing or malformed.
     """
     d = Path(path)
     if not d.is_dir():
         raise ValueError(f"{d}: not a directory (expected a study directory holding trials.csv and config.json)")
-    return read_trials_csv(d / "trials.csv"), read_config(d / "config.json")
+    return attach_curves(read_trials_csv(d / "trials.csv"), d / "curves.csv"), read_config(d / "config.json")
+
+
+def attach_curves(df: pd.DataFrame, path) -> pd.DataFrame:
+    """The long side table of list fields (number, field, epoch, value) as one list column per field."""
+    p = Path(path)
+    if not p.is_file() or "number" not in df:
+        return df
+    long = pd.read_csv(p).sort_values(["field", "number", "epoch"])
+    numbers = pd.to_numeric(df["number"], errors="coerce")
+    for name, rows in long.groupby("field"):
+        lists = rows.groupby("number")["value"].agg(list)
+        df[name] = [lists.get(n) if n == n else None for n in numbers]
+    return df
 
 
 def read_trials_csv(path) -> pd.DataFrame:
@@ -297,9 +264,6 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     out["fail_reason"] = out["fail_reason"].fillna("")
 
     out["error"] = 1.0 - out["accuracy"]
-    out["widths_key"] = pd.Series(
-        [json.dumps(v) if v is not None else "" for v in out["widths"]], index=out.index, dtype=str
-    )
     key_parts = [out[k].astype("string").fillna("").astype(str) for k in POINT_KEYS]
     point = key_parts[0]
     for part in key_parts[1:]:

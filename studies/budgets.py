@@ -1,0 +1,62 @@
+"""Cost budgets: the defaults, their labels, and the check that every point can be matched to them."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .spaces import ORDERS, Point, divisors, get_space, intermediate, network_for
+
+MIN_LAYER_WIDTH = 8  # default budgets keep every layer of every point at least this wide
+
+
+def default_budgets(config, in_channels: int, image_size: int, num_classes: int) -> tuple[float, ...]:
+    """Two budgets: the cost of the base-width network at the middle of the spectrum, raised if need be
+    to 1.25x the cheapest cost every point can reach at its narrowest (every layer >= 8 channels), and 3x it."""
+    from spectrum import narrowest, network_cost
+
+    unmatched = replace(config, match="none")
+    choices = divisors(config.width)
+
+    def spec(segments, order=ORDERS[0]):
+        return network_for(Point(segments, order, "none", None, 0), unmatched, in_channels, image_size, num_classes)
+
+    value = getattr(network_cost(spec(intermediate(choices))), config.match)
+    for segments in choices:
+        for order in ORDERS:  # every space's points must reach the budget, pointwise-first ones too
+            value = max(value, 1.25 * getattr(network_cost(narrowest(spec(segments, order))), config.match))
+    value = float(f"{value:.3g}")  # a round number to read in the report
+    return (value, 3 * value)
+
+
+def budget_label(config, budget) -> str:
+    if config.match == "none" or budget is None:
+        return "unmatched"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if budget >= scale:
+            return f"{config.match}≈{budget / scale:.3g}{unit}"
+    return f"{config.match}≈{budget:.3g}"
+
+
+def grid_networks(config, dataset) -> dict:
+    """Point (seed 0) -> NetworkSpec for every grid point; ValueError naming --budgets when a budget is
+    out of reach for some point."""
+    specs = {}
+    for params in get_space(config.space).grid(config):
+        point = Point.from_params({**params, "seed": 0}, config)
+        if point in specs:
+            continue
+        try:
+            specs[point] = network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
+        except ValueError as err:
+            raise ValueError(f"--budgets: {point.budget:,.0f} {config.match} is out of reach: {err}") from None
+    return specs
+
+
+def resolve_config(config, dataset):
+    """Fill in the default budgets, and check every grid point can be matched to its budget (a budget
+    out of reach is a usage error before any training, not a column of failed trials)."""
+    if config.match != "none" and config.budgets is None:
+        config = replace(config, budgets=default_budgets(config, dataset.in_channels, dataset.image_size,
+                                                         dataset.num_classes))
+    if get_space(config.space).is_grid():
+        grid_networks(config, dataset)
+    return config

@@ -1,0 +1,27 @@
+"""Usage errors found before a study opens its storage: each is one ValueError naming the flag."""
+from __future__ import annotations
+
+
+def check_usage(config) -> None:
+    """Unknown space, network family, dataset, storage URL, device or a backend that cannot run here."""
+    from spectrum import NETWORKS, cost
+
+    from .data import DATASETS
+    from .spaces import get_space
+    from .storage import storage_kind
+
+    get_space(config.space)
+    usable = [name for name, family in NETWORKS.items() if getattr(family, "small_input", True)]
+    if config.net not in usable:
+        raise ValueError(f"--net {config.net!r} is not allowed; expected one of {', '.join(usable)} (or list)")
+    if config.dataset not in DATASETS:
+        raise ValueError(f"--dataset {config.dataset!r} is not allowed; expected one of {', '.join(DATASETS)}")
+    if config.storage is not None:
+        storage_kind(config.storage)
+    device = cost.resolve_device(config.device)
+    if config.backend == "triton":
+        import kernels
+
+        if not kernels.triton_available(device):
+            raise ValueError(f"--backend triton cannot run on {device} here; expected a CUDA device "
+                             "(or TRITON_INTERPRET=1 for the slow CPU interpreter), or --backend torch|auto")

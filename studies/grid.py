@@ -1,0 +1,94 @@
+"""Which points a study still owes, read from the storage with Optuna's public API only.
+
+Grid points are enqueued (`study.enqueue_trial`) longest first by the process that runs the study,
+each tagged with its point key as a user attribute; workers take them from the queue. A point is
+settled by a COMPLETE trial or by a FAIL that retrying would not change (marked `permanent`); any
+other FAIL (Ctrl-C, a killed worker, a storage or lock error, out of memory) was an interruption,
+and the point is enqueued again.
+"""
+from __future__ import annotations
+
+import json
+
+import optuna
+from optuna.trial import TrialState
+
+from .spaces import FIRST_SEEDS, budgets, get_space
+
+POINT_ATTR = "grid_point"
+
+
+def point_key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+def key_of(trial) -> str | None:
+    """The point a trial covers: its grid tag, else its sampled parameters."""
+    if POINT_ATTR in trial.user_attrs:
+        return trial.user_attrs[POINT_ATTR]
+    return point_key(trial.params) if trial.params else None
+
+
+def settles(trial) -> bool:
+    """A trial that settles its point: COMPLETE, or FAIL for a reason retrying would not change."""
+    return trial.state == TrialState.COMPLETE or (
+        trial.state == TrialState.FAIL and bool(trial.user_attrs.get("permanent")))
+
+
+def seed_counts(study: optuna.Study, config) -> dict:
+    """--seeds auto: seeds per budget so far (at least the first block), read back from the storage."""
+    counts = {b: FIRST_SEEDS for b in budgets(config)}
+    for t in study.get_trials(deepcopy=False):
+        key = key_of(t)
+        if key is None:
+            continue
+        params = json.loads(key)
+        b = params.get("budget")
+        if b in counts and "seed" in params:
+            counts[b] = max(counts[b], params["seed"] + 1)
+    return counts
+
+
+def owed_points(config, seeds_per_budget: dict | None = None) -> list[dict]:
+    """Every point this study owes, longest first (largest budget, then most segments: the slowest
+    grouped convs on a CPU), so workers do not end with one long trial running alone."""
+    points = get_space(config.space).grid(config)
+    if seeds_per_budget is not None:
+        base = [p for p in points if p["seed"] == 0]
+        points = [{**p, "seed": s} for p in base for s in range(seeds_per_budget[p["budget"]])]
+    return sorted(points, key=lambda p: (p["seed"], -(p.get("budget") or 0), -p["segments"]))
+
+
+def status(study: optuna.Study, points: list[dict]) -> tuple[list[dict], int]:
+    """(points with no settling, running or waiting trial; points still running or waiting)."""
+    settled, busy = set(), set()
+    for t in study.get_trials(deepcopy=False):
+        key = key_of(t)
+        if settles(t):
+            settled.add(key)
+        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+            busy.add(key)
+    missing = [p for p in points if point_key(p) not in settled | busy]
+    return missing, sum(1 for p in points if point_key(p) in busy - settled)
+
+
+def enqueue(study: optuna.Study, points: list[dict]) -> None:
+    tried = {key_of(t) for t in study.get_trials(deepcopy=False)}
+    for p in points:
+        key = point_key(p)
+        study.enqueue_trial(p, user_attrs={POINT_ATTR: key, "requeued": key in tried})
+
+
+def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:
+    """The number of another trial that already covers this trial's point, if any.
+
+    Settled trials always win; among running ones the lowest number wins, so two processes that
+    enqueued or drew the same point never both train it.
+    """
+    key = key_of(trial)
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)):
+        if other.number == trial.number or key_of(other) != key:
+            continue
+        if settles(other) or (other.state == TrialState.RUNNING and other.number < trial.number):
+            return other.number
+    return None
