@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import warnings
 
 import optuna
 from optuna.trial import TrialState
@@ -33,7 +34,9 @@ def open_study(config, worker: int = 0) -> optuna.Study:
     study = optuna.create_study(storage=make_storage(config.storage_url), study_name=config.name,
                                 directions=list(DIRECTIONS), sampler=sampler, load_if_exists=True)
     if study.metric_names != METRIC_NAMES:
-        study.set_metric_names(METRIC_NAMES)
+        with warnings.catch_warnings():  # experimental in Optuna 4, and the names are all we ask of it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(METRIC_NAMES)
     return study
 
 

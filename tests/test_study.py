@@ -71,9 +71,10 @@ def test_tiny_study_writes_every_point_and_resumes_without_retraining(tmp_path):
     frame = pd.read_csv(out_dir / "trials.csv")
     frame = frame[frame.state != "PRUNED"]  # a worker's duplicate draw, stood down untrained
     assert sorted(frame.segments) == [1, 2, 4] and set(frame.state) == {"COMPLETE"}
-    for column in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "accuracy_per_epoch",
-                   "order", "activation", "seed", "backend", "environment", "position", "widths"):
+    for column in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "test_accuracy",
+                   "order", "activation", "seed", "backend", "position", "widths", "latency_format"):
         assert column in frame, column
+    assert "environment" not in frame and "accuracy_per_epoch" not in frame  # config.json and curves.csv
     assert set(frame.position) == {"regular", "segments=2", "depthwise"}
     assert (frame.accuracy > 0.5).all()  # 4 synthetic classes: chance is 0.25
     meta = json.loads((out_dir / "config.json").read_text())
@@ -137,7 +138,7 @@ def test_diverging_trial_is_stored_as_fail_with_its_reason_and_the_study_goes_on
 
 
 def _journal_frame(path: Path, name="spectrum-segments") -> pd.DataFrame:
-    from studies.runner import trials_frame
+    from studies.outputs import trials_frame
     from studies.storage import make_storage
 
     return trials_frame(optuna.load_study(study_name=name, storage=make_storage(str(path))))
@@ -153,21 +154,34 @@ def test_two_workers_on_one_journal_finish_the_grid_without_duplicates(tmp_path)
     assert len(points) == len(set(points)) == 3 * 2  # 3 segment counts x 2 seeds, each exactly once
 
 
+def _wait_mid_study(journal: Path, proc, timeout: float = 180) -> None:
+    """Until the study is known to be mid-way: two points done, one training, more still queued (an
+    event in the storage, not a guess at timing: whatever runs next, the signal lands mid-study)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if not journal.exists():
+            continue
+        study = optuna.load_study(study_name="spectrum-segments", storage=_storage(journal))
+        states = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)])
+        if (states == "COMPLETE").sum() >= 2 and (states == "RUNNING").any() and (states == "WAITING").sum() >= 2:
+            return
+    pytest.fail("the study never reached a mid-way state")
+
+
+def _storage(journal: Path):
+    from studies.storage import make_storage
+
+    return make_storage(str(journal))
+
+
 def test_kill_9_mid_study_then_rerun_keeps_every_finished_trial(tmp_path):
     out_dir = tmp_path / "run"
-    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(3)]
+    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(3), "--epochs", "3"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_study.py"), *args], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    journal = out_dir / "study.journal"
-    deadline = time.time() + 120
-    before = pd.DataFrame()
-    while time.time() < deadline:
-        time.sleep(0.5)
-        if journal.exists():
-            before = _journal_frame(journal)
-            if (before.get("state", pd.Series(dtype=str)) == "COMPLETE").sum() >= 2:
-                break
+    _wait_mid_study(out_dir / "study.journal", proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _journal_frame(journal)
@@ -191,15 +205,11 @@ def test_budget_out_of_reach_is_a_usage_error_before_training(tmp_path):
 
 def test_ctrl_c_stops_cleanly_keeps_finished_trials_and_the_rerun_completes(tmp_path):
     out_dir = tmp_path / "run"
-    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(3)]
+    args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(3), "--epochs", "3"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_study.py"), *args], env=env, cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    journal, deadline = out_dir / "study.journal", time.time() + 120
-    while time.time() < deadline:
-        time.sleep(0.5)
-        if journal.exists() and (_journal_frame(journal).get("state", pd.Series(dtype=str)) == "COMPLETE").sum() >= 2:
-            break
+    _wait_mid_study(out_dir / "study.journal", proc)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

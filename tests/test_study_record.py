@@ -1,0 +1,131 @@
+"""The one trial record, Optuna's public view of a study, interruptions that lose nothing, no leaked secrets."""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from reports import record
+from reports.data import COLUMNS, POINT_KEYS
+from studies.config import StudyConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(tmp_path, **kw) -> StudyConfig:
+    base = dict(space="segments", out=tmp_path / "run", dataset="synthetic", epochs=1, seeds=1, width=4, depth=2,
+                batch_size=16, lr=0.02, latency_batch=4, quiet=True, match="none", workers=1)
+    return StudyConfig(**{**base, **kw})
+
+
+def test_trials_table_columns_and_point_keys_come_from_the_record():
+    assert {k: v for k, v in COLUMNS.items() if v != "list"} == record.columns()
+    assert "accuracy_per_epoch" in record.list_fields() and "accuracy_per_epoch" not in record.columns()
+    assert "seed" not in POINT_KEYS and {"position", "budget_label", "widths"} <= set(POINT_KEYS)
+    assert ("test_accuracy", "test accuracy") in record.table_columns()
+    rec = record.from_attrs({"segments": 4, "accuracy": 0.5, "not_a_field": 1}, number=3, state="COMPLETE")
+    assert rec.user_attrs() == {"segments": 4, "accuracy": 0.5}
+
+
+def test_reports_import_without_torch():
+    code = "import sys, reports, reports.record; assert 'torch' not in sys.modules, 'torch imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_finished_study_opens_in_optuna_with_named_objectives_and_flat_outputs(tmp_path):
+    from studies.runner import run
+
+    config = tiny_config(tmp_path)
+    summary = run(config)
+    assert summary.counts == {"COMPLETE": 3} and not summary.unfinished
+    study = optuna.load_study(study_name=config.name, storage=str(config.journal_path))
+    assert study.metric_names == ["accuracy", "macs", "latency_ms"]
+    assert {"values_accuracy", "values_macs", "values_latency_ms"} <= set(study.trials_dataframe().columns)
+    trials = pd.read_csv(config.folder / "trials.csv")
+    assert list(trials.columns) == list(record.columns())  # scalars only, in record order
+    assert trials.test_accuracy.between(0, 1).all() and trials.accuracy.between(0, 1).all()
+    curves = pd.read_csv(config.folder / "curves.csv")
+    assert set(curves.field) == {"accuracy_per_epoch"} and len(curves) == 3 * config.epochs
+    meta = json.loads((config.folder / "config.json").read_text())
+    assert "environment" in meta and "environment" not in trials.columns
+    verdict = json.loads((config.folder / "verdict.json").read_text())
+    assert {"overall", "budgets", "pareto_front"} <= set(verdict)
+
+
+def test_a_lock_error_mid_trial_is_an_interruption_and_the_point_is_trained_again(tmp_path, monkeypatch):
+    """The loss seen under load: Ctrl-C landed in the journal lock's clean-up, the trial was stored FAIL
+    with FileNotFoundError, and the rerun skipped its point. Any failure but divergence or a bad spec is
+    an interruption now: the same run trains the point again."""
+    import studies.train as train
+    from studies.runner import run
+
+    real_fit, calls = train.fit, []
+
+    def fit_with_one_lock_error(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise FileNotFoundError("[Errno 2] No such file or directory: 'study.journal.lock1a2b.rename'")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", fit_with_one_lock_error)
+    summary = run(tiny_config(tmp_path))
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert summary.counts == {"COMPLETE": 3, "FAIL": 1} and not summary.unfinished
+    failed = trials[trials.state == "FAIL"].iloc[0]
+    assert failed.interrupted and "FileNotFoundError" in failed.fail_reason
+    assert sorted(trials[trials.state == "COMPLETE"].segments) == [1, 2, 4]
+
+
+def test_a_diverged_trial_stays_failed_and_the_study_still_settles(tmp_path, monkeypatch):
+    import studies.train as train
+    from studies.runner import run
+
+    def diverge(*args, **kwargs):
+        raise train.TrainingDiverged("loss became nan at epoch 1")
+
+    monkeypatch.setattr(train, "fit", diverge)
+    summary = run(tiny_config(tmp_path))
+    assert summary.counts == {"FAIL": 3} and not summary.unfinished  # retrying would not change them
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert not trials.interrupted.any() and trials.fail_reason.str.contains("TrainingDiverged").all()
+
+
+def test_a_password_in_the_storage_url_is_never_written_or_printed(tmp_path):
+    secret = "S3cretPassw0rd"
+    url = f"postgresql://alice:{secret}@127.0.0.1:1/spectrum"
+    config = tiny_config(tmp_path, storage=url, command=f"python run_study.py --storage {url}")
+    written = json.dumps(config.to_json())
+    assert secret not in written and "alice:***@127.0.0.1" in written
+    out = subprocess.run([sys.executable, str(ROOT / "run_study.py"), "--space", "segments", "--storage", url,
+                          "--out", str(tmp_path / "pg"), "--dataset", "synthetic", "--seeds", "1"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert secret not in out.stderr + out.stdout
+    for path in (tmp_path / "pg").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.parametrize("split", ["validation", "test"])
+def test_every_dataset_has_disjoint_train_validation_and_test_splits(split):
+    import torch
+
+    from studies.data import load_dataset
+
+    data = load_dataset("mnist5k")
+    assert (len(data.train_y), len(data.val_y), len(data.test_y)) == (3000, 1000, 1000)
+    held = data.for_evaluation(split).val_x
+    assert torch.equal(held, data.test_x if split == "test" else data.val_x)
+    seen = {x.numpy().tobytes() for x in data.train_x}
+    assert not any(x.numpy().tobytes() in seen for x in held)  # no held-out image is a training image
+    val = {x.numpy().tobytes() for x in data.val_x}
+    assert not any(x.numpy().tobytes() in val for x in data.test_x)
+    assert (data.test_y.bincount() == 100).all()
