@@ -2,11 +2,15 @@
 
 ``synthetic_trials(shape=...)`` returns a raw trials table exactly as the study code writes
 trials.csv (text JSON lists, NaN metrics on failed trials), where accuracy follows a known curve
-over the spectrum plus seeded noise:
+over the spectrum plus seeded noise (one trained model's own noise, shared by its validation
+``accuracy`` and its ``test_accuracy``, plus each split's own image-sampling noise):
 
 - ``"middle"``: an intermediate segment count is clearly best (the ends lose ~3 points);
 - ``"end"``: both ends are best and the middle of the spectrum loses ~3 points;
 - ``"noise"``: accuracy does not depend on the position; only seed noise.
+
+``simulated_accuracies`` draws thousands of whole studies at once (numpy arrays, for the verdict's
+simulation tests) and ``study_frame`` turns one of them into a trials table.
 
 Costs are computed from a simple analytic model of the block (a 1x1 conv + a kxk conv in
 ``segments`` groups) so MACs, params and latency move the right way along the spectrum.
@@ -21,7 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["synthetic_trials", "synthetic_config", "write_synthetic_study", "write_hostile_study", "SHAPES", "HOSTILE"]
+__all__ = [
+    "synthetic_trials", "synthetic_config", "write_synthetic_study", "write_hostile_study", "SHAPES", "HOSTILE",
+    "simulated_accuracies", "simulated_ends", "study_frame",
+]
 
 SHAPES = ("middle", "end", "noise")
 ORDERS = ("spatial_first", "pointwise_first")
@@ -57,6 +64,7 @@ def synthetic_trials(
     seeds: int = 3,
     base_widths=(32, 64),
     noise: float | None = None,
+    image_noise: float | None = None,
     epochs: int = 5,
     fail_every: int = 0,
     rng_seed: int = 0,
@@ -67,12 +75,14 @@ def synthetic_trials(
     `space` picks what varies besides the segment count: "segments" (nothing), "order",
     "nonlinearity" (activation), "joint" (both). One matched budget per base width. `n_trials`
     (optional) repeats seeds until that many rows, then truncates. `fail_every` > 0 marks every
-    n-th trial FAIL (NaN metrics, a reason). `noise` is the seed-to-seed accuracy sd (fraction).
+    n-th trial FAIL (NaN metrics, a reason). `noise` is the seed-to-seed accuracy sd of a trained model
+    (fraction), `image_noise` each split's own sd on top of it (default: half of `noise`).
     """
     if shape not in SHAPES:
         raise ValueError(f"shape: expected one of {SHAPES}, got {shape!r}")
     rng = np.random.default_rng(rng_seed)
     sigma = noise if noise is not None else (0.01 if shape == "noise" else 0.002)
+    image_sigma = image_noise if image_noise is not None else sigma / 2
     orders = ORDERS if space in ("order", "joint") else ("spatial_first",)
     acts = ACTIVATIONS if space in ("nonlinearity", "joint") else ("none",)
     points = []
@@ -96,8 +106,8 @@ def synthetic_trials(
             widths = [width // 2, width, width * 2]
             order_eff = 0.004 if o == "spatial_first" else 0.0
             act_eff = {"none": 0.0, "relu": 0.003, "elu": 0.002, "gelu": 0.004, "silu": 0.004, "leaky_relu": 0.003}[a]
-            acc = 0.70 + _effect(shape, s, bw) + order_eff + act_eff + rng.normal(0.0, sigma)
-            acc = float(np.clip(acc, 0.0, 1.0))
+            model = 0.70 + _effect(shape, s, bw) + order_eff + act_eff + rng.normal(0.0, sigma)
+            acc, test_acc = np.clip(model + rng.normal(0.0, image_sigma, 2), 0.0, 1.0).tolist()
             curve = [acc * (1 - math.exp(-3 * (e + 1) / epochs)) / (1 - math.exp(-3)) for e in range(epochs)]
             curve = [float(np.clip(c + rng.normal(0, 0.002), 0, 1)) for c in curve[:-1]] + [acc]
             lat = 0.02 * macs / 1e6 + 0.004 * s + rng.normal(0, 0.01) ** 2
@@ -136,6 +146,7 @@ def synthetic_trials(
                 "latency_device": "cpu (2 threads)",
                 "latency_batch": 64,
                 "accuracy": acc,
+                "test_accuracy": test_acc,
                 "accuracy_per_epoch": json.dumps([round(c, 5) for c in curve]),
                 "train_time_s": dur * 0.9,
                 "epochs": epochs,
@@ -144,12 +155,47 @@ def synthetic_trials(
                 "dataset": "synthetic",
             }
             if state == "FAIL":
-                for c in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "train_time_s"):
+                for c in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "test_accuracy",
+                          "train_time_s"):
                     row[c] = float("nan")
                 row["accuracy_per_epoch"] = "[]"
             rows.append(row)
             number += 1
     return pd.DataFrame(rows)
+
+
+def simulated_ends(intermediate: int) -> np.ndarray:
+    """Which of the simulated points are ends: [regular, intermediate points ..., depthwise]."""
+    return np.r_[True, np.zeros(intermediate, dtype=bool), True]
+
+
+def simulated_accuracies(
+    rng: np.random.Generator, *, sims: int, budgets: int, intermediate: int, seeds: int, means=0.0,
+    seed_sd: float = 0.005, model_sd: float = 0.005, val_sd: float = 0.0126, test_sd: float = 0.004,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, test) accuracies (fractions) of `sims` whole studies, arrays (sims, budgets, points,
+    seeds), points as in `simulated_ends`. Seed i shares its data order at every point of a budget
+    (`seed_sd`); each trained model has its own noise (`model_sd`), shared by its validation and test
+    accuracy; each split adds its own image-sampling noise (defaults: 1,000 and 10,000 images at 80%).
+    `means`: true offsets per point, shape (points,) or (budgets, points), added to 0.8."""
+    shape = (sims, budgets, intermediate + 2, seeds)
+    order = rng.normal(0.0, seed_sd, (sims, budgets, 1, seeds))
+    model = 0.8 + np.broadcast_to(np.asarray(means, dtype=float)[..., None], shape[1:]) + order
+    model = model + rng.normal(0.0, model_sd, shape)
+    return model + rng.normal(0.0, val_sd, shape), model + rng.normal(0.0, test_sd, shape)
+
+
+def study_frame(val: np.ndarray, test: np.ndarray, *, base_width: int = 64) -> pd.DataFrame:
+    """One simulated study (arrays (budgets, points, seeds)) as a trials table with the verdict's columns."""
+    b, p, n = val.shape
+    segs = np.r_[1, np.arange(2, p), base_width]  # distinct labels are all the verdict needs
+    position = np.array(["regular", *(f"segments={k}" for k in segs[1:-1]), "depthwise"])
+    bb, pp, ss = np.meshgrid(np.arange(b), np.arange(p), np.arange(n), indexing="ij")
+    return pd.DataFrame({
+        "state": "COMPLETE", "position": position[pp.ravel()], "segments": segs[pp.ravel()],
+        "base_width": base_width, "budget_label": [f"macs≈{i + 1}M" for i in bb.ravel()], "seed": ss.ravel(),
+        "accuracy": val.ravel(), "test_accuracy": test.ravel(), "macs": 1e6 * (bb.ravel() + 1),
+    })
 
 
 def synthetic_config(space: str = "segments", study_name: str = "synthetic", **extra) -> dict:

@@ -1,319 +1,284 @@
-"""The verdict: does an intermediate point of the spectrum beat both ends? Computed from the data.
+"""The verdict (contract 8): at each matched budget, does an intermediate point of the spectrum beat both
+ends, does an end beat every intermediate point, or are they within a practical margin?
 
-Two pieces of evidence:
+    v = verdict(trials, margin=0.01)          # trials: a DataFrame shaped like DIR/trials.csv
+    v.overall, v.budgets[0].ci_low, v.to_json()
+    seeds_to_add(trials, margin=0.01, max_seeds=8)   # --seeds auto: {budget_label: seeds to add}
 
-1. The Pareto front of accuracy (maximised) against MACs (minimised) over completed trials, each
-   spectrum point averaged over its seeds: how many front points are intermediate.
-2. At each matched budget (``budget_label`` group): the best intermediate point (highest mean
-   accuracy over seeds) against the better of the two ends, the accuracy difference and its 95%
-   bootstrap confidence interval over seeds (seeded, so the same data give the same answer).
-   "not resolved" when the interval contains zero or either side has fewer than two seeds.
+Choose on validation (`accuracy`), claim on test (`test_accuracy`); the statistics are in reports.stats and
+docs/STATISTICS.md. Every accuracy the verdict gives is in points (percentage points).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from functools import lru_cache
-from statistics import NormalDist
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
-from .data import completed, human_count, point_means
+from . import verdict_text as text
+from .pareto import UNMATCHED, pareto_front, pareto_mask
+from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, level, next_seed_count
 
-__all__ = ["Verdict", "BudgetVerdict", "verdict", "pareto_mask", "bootstrap_mean_ci", "bootstrap_diff_ci"]
+__all__ = ["Verdict", "BudgetVerdict", "verdict", "seeds_to_add", "pareto_mask", "prepare"]
 
-N_BOOT = 10_000
-CONFIDENCE = 0.95
-RNG_SEED = 20250101
-
-INTERMEDIATE_BETTER = "intermediate better"
-END_BETTER = "end better"
-NOT_RESOLVED = "not resolved"
-NOT_COMPARABLE = "not comparable"
+NO_DATA = "no data"
+ENDS = ("regular", "depthwise")
+VARIANTS = ("order", "activation", "kernel_size", "intermediate_norm")  # identify a point besides its position
 
 
 @dataclass(frozen=True)
 class BudgetVerdict:
+    """One matched budget. Accuracies, differences and bounds in points; bounds on the best intermediate
+    minus the best end (true means), `ci_*` two-sided at `level`, `eq_*` the equivalence (TOST) bounds."""
+
     budget_label: str
-    outcome: str  # "intermediate better" | "end better" | "not resolved" | "not comparable"
-    reason: str  # one sentence, plain words, with the numbers
-    intermediate: str | None = None  # point label of the best intermediate point
-    intermediate_accuracy: float | None = None
-    intermediate_seeds: int = 0
-    n_intermediate_candidates: int = 0
-    end: str | None = None  # point label of the better end
-    end_region: str | None = None  # "regular" | "depthwise"
-    end_accuracy: float | None = None
-    end_seeds: int = 0
-    difference: float | None = None  # intermediate - end, accuracy fraction
+    outcome: str  # one of OUTCOMES, or "no data"
+    summary: str  # two sentences, plain words, with the numbers
+    intermediate: str | None = None  # the intermediate point chosen on validation
+    end: str | None = None  # the end chosen on validation
+    difference: float | None = None  # test: chosen intermediate minus chosen end
     ci_low: float | None = None
     ci_high: float | None = None
+    mde: float | None = None  # intermediate advantage detected with 80% power
+    mde_end: float | None = None  # end advantage detected with 80% power
+    rules_out: str = ""
+    eq_low: float | None = None
+    eq_high: float | None = None
+    intermediate_accuracy: float | None = None  # test mean of the chosen intermediate
+    end_accuracy: float | None = None
+    n_seeds: int = 0  # seeds completed at every compared point (the paired blocks used)
+    n_intermediate: int = 0
+    n_ends: int = 0
+    sd: float | None = None  # pooled residual sd of one trained model's accuracy
+    df: int = 0
+    level: float | None = None  # two-sided alpha spent on this budget at this look
+    metric: str = "test"  # "test", or "validation" when the study stored no test accuracy
+    cost: float | None = None  # the budget's median MACs
 
 
 @dataclass(frozen=True)
 class Verdict:
-    summary: str  # the plain-English paragraph shown at the top of the report
-    overall: str  # "intermediate better" | "end better" | "mixed" | "not resolved" | "no data"
-    headline: str  # the one overall sentence
+    overall: str  # one of OUTCOMES, "mixed" or "no data"
+    summary: str  # the headline, each budget, the front, the method
+    headline: str
+    method: str  # one sentence
+    budgets: tuple[BudgetVerdict, ...] = ()
+    pareto_front: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     pareto_sentence: str = ""
-    method_note: str = ""
+    margin: float = 1.0  # points
+    alpha: float = ALPHA
+    looks: tuple[int, ...] | None = LOOKS
     n_completed: int = 0
     n_points: int = 0
-    pareto_points: int = 0
-    pareto_intermediate: int = 0
-    pareto_front: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
-    budgets: tuple[BudgetVerdict, ...] = ()
-    confidence: float = CONFIDENCE
-    n_boot: int = N_BOOT
+
+    def to_json(self) -> dict:
+        """The fields DIR/verdict.json holds (NaN as null, the front as records)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("budgets", "pareto_front")}
+        d["budgets"] = [asdict(b) for b in self.budgets]
+        d["pareto_front"] = self.pareto_front.astype(object).where(self.pareto_front.notna(), None).to_dict("records")
+        return _finite(d)
 
 
-def pareto_mask(x, y) -> np.ndarray:
-    """Non-dominated points when minimising `x` and maximising `y` (NaNs are never on the front).
-
-    A point is dominated when another has x <= and y >= with one strictly better. Exact duplicates of
-    a front point are on the front too.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    mask = np.zeros(len(x), dtype=bool)
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
-        return mask
-    order = idx[np.lexsort((-y[idx], x[idx]))]  # x ascending, then y descending
-    best_y = -np.inf
-    best_x = np.nan
-    for i in order:
-        if y[i] > best_y:
-            mask[i] = True
-            best_y, best_x = y[i], x[i]
-        elif y[i] == best_y and x[i] == best_x:
-            mask[i] = True
-    return mask
+def _finite(x):
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return x.item() if isinstance(x, np.generic) else x
 
 
-def _rng(label: str) -> np.random.Generator:
-    # deterministic per budget, independent of the order budgets come in
-    return np.random.default_rng([RNG_SEED, *label.encode("utf-8")])
+# -------------------------------------------------------------------------------------------------
+# trials -> one row per completed trial, with the point it belongs to
 
 
-def _boot_means(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    idx = rng.integers(0, v.size, size=(n_boot, v.size))
-    return v[idx].mean(axis=1)
+def _column(trials: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
+    return trials[name] if name in trials.columns else pd.Series(default, index=trials.index)
 
 
-@lru_cache(maxsize=256)
-def t_quantile(p: float, df: float) -> float:
-    """Student-t quantile (no scipy): bisection on a numerically integrated CDF."""
-    if not 0.5 <= p < 1:
-        raise ValueError(f"p: expected 0.5 <= p < 1, got {p}")
-    if not np.isfinite(df) or df > 1e4:
-        return NormalDist().inv_cdf(p)
-    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
-
-    def cdf(x: float) -> float:
-        t = np.linspace(0.0, x, 4001)
-        f = c * (1 + t * t / df) ** (-(df + 1) / 2)
-        return 0.5 + float(np.sum((f[1:] + f[:-1]) * np.diff(t)) / 2)
-
-    lo, hi = 0.0, 1.0
-    while cdf(hi) < p:
-        lo, hi = hi, hi * 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
-    return (lo + hi) / 2
+def _numeric(trials: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(_column(trials, name), errors="coerce").astype("float64")
 
 
-def _widen(observed: float, boot: np.ndarray, se: float, df: float, confidence: float):
-    """Percentile interval of `boot`, its half-widths rescaled from the bootstrap's own spread to
-    Student-t width (t_df x the unbiased standard error). With 3 seeds a plain percentile bootstrap
-    is far too narrow (its SE is biased low by sqrt((n-1)/n) and it uses z, not t); this keeps the
-    bootstrap's shape and gives the interval a near-nominal coverage."""
-    q = (1 - confidence) / 2
-    lo, hi = np.quantile(boot, [q, 1 - q])
-    sd = float(np.std(boot))
-    if sd == 0 or not np.isfinite(se) or se == 0:
-        return float(lo), float(hi)
-    scale = t_quantile(1 - q, df) * se / (NormalDist().inv_cdf(1 - q) * sd)
-    return float(observed + (lo - observed) * scale), float(observed + (hi - observed) * scale)
+def _text(trials: pd.DataFrame, name: str) -> pd.Series:
+    return _column(trials, name, "").fillna("").astype(str).str.strip()
 
 
-def bootstrap_mean_ci(values, *, label: str = "", n_boot: int = N_BOOT, confidence: float = CONFIDENCE):
-    """Bootstrap CI of the mean of `values` (t-width, see `_widen`); (nan, nan) for fewer than two."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return float("nan"), float("nan")
-    m = _boot_means(v, _rng("mean|" + label), n_boot)
-    se = float(np.std(v, ddof=1) / math.sqrt(v.size))
-    return _widen(float(v.mean()), m, se, v.size - 1, confidence)
+def _is_end(position: pd.Series, segments: pd.Series, base: pd.Series) -> pd.Series:
+    return position.isin(ENDS) | (segments == 1) | ((segments == base) & segments.notna())
 
 
-def bootstrap_diff_ci(a, b, *, label: str = "", n_boot: int = N_BOOT, confidence: float = CONFIDENCE):
-    """Bootstrap CI of mean(a) - mean(b), the seeds of each side resampled independently, widened to
-    Welch-t width (see `_widen`); (nan, nan) when either side has fewer than two values."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size < 2 or b.size < 2:
-        return float("nan"), float("nan")
-    rng = _rng("diff|" + label)
-    d = _boot_means(a, rng, n_boot) - _boot_means(b, rng, n_boot)
-    va, vb = np.var(a, ddof=1) / a.size, np.var(b, ddof=1) / b.size
-    se = float(math.sqrt(va + vb))
-    denom = (va * va / (a.size - 1) + vb * vb / (b.size - 1)) if se > 0 else 0.0
-    df = (va + vb) ** 2 / denom if denom > 0 else float(min(a.size, b.size) - 1)
-    return _widen(float(a.mean() - b.mean()), d, se, df, confidence)
+def _labels(c: pd.DataFrame, variants: list[str]) -> pd.Series:
+    """'segments=4', or 'segments=4 · relu' when the activation varies (and so on)."""
+    label = c["position"]
+    if (label == "").any():
+        label = label.where(label != "", "segments=" + c["segments"].astype("Int64").astype(str))
+    for v in variants:
+        label = label + " · " + c[v]
+    if c["base_width"].nunique() <= 1:
+        return label
+    widths = c.groupby("budget_label")["base_width"].transform("nunique")
+    return label.where(widths <= 1, label + " · width " + c["base_width"].astype("Int64").astype(str))
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def prepare(trials: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials: budget_label, point (label), is_end, seed, val, test, macs (raw or tidy input)."""
+    state = _text(trials, "state").str.upper() if "state" in trials.columns else pd.Series("COMPLETE", trials.index)
+    c = pd.DataFrame({
+        "budget_label": _text(trials, "budget_label").replace("", UNMATCHED),
+        "position": _text(trials, "position"),
+        **{k: _numeric(trials, col) for k, col in (("segments", "segments"), ("base_width", "base_width"),
+           ("seed", "seed"), ("val", "accuracy"), ("test", "test_accuracy"), ("macs", "macs"))},
+        **{v: _text(trials, v) for v in VARIANTS if v in trials.columns},
+    })
+    if "point" in trials.columns:  # tidy's point key, so the page can find the front's points
+        c["key"] = trials["point"].astype(str)
+    c = c[(state == "COMPLETE") & c["val"].notna() & c["seed"].notna()]
+    variants = [v for v in VARIANTS if v in c.columns and c[v].nunique() > 1]
+    c["point"] = _labels(c, variants)
+    c["is_end"] = _is_end(c["position"], c["segments"], c["base_width"])
+    return c.drop(columns=["segments", *(v for v in VARIANTS if v in c.columns)])
 
 
-def _pp(x: float) -> str:
-    return f"{100 * x:+.2f}"
+# -------------------------------------------------------------------------------------------------
+# one budget
 
 
-def _budget_verdict(label: str, pts: pd.DataFrame, n_boot: int, confidence: float) -> BudgetVerdict:
-    inter = pts[pts["region"] == "intermediate"].sort_values(["accuracy", "n_seeds"], ascending=False, kind="stable")
-    ends = pts[pts["region"].isin(["regular", "depthwise"])].sort_values(
-        ["accuracy", "n_seeds"], ascending=False, kind="stable"
+def _table(rows: np.ndarray, cols: np.ndarray, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The mean of `x` in each (row, col) cell; NaN where a cell is empty."""
+    total, count = np.zeros(shape), np.zeros(shape)
+    np.add.at(total, (rows, cols), x)
+    np.add.at(count, (rows, cols), 1)
+    with np.errstate(invalid="ignore"):
+        return total / count
+
+
+def _blocks(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Point labels, is_end, and (val, test) point x seed tables of complete blocks. Points with fewer
+    than half the budget's seeds are left out; then only seeds every remaining point completed are kept."""
+    rows, labels = pd.factorize(g["point"], sort=True)
+    cols, _ = pd.factorize(g["seed"], sort=True)
+    shape = (len(labels), int(cols.max()) + 1)
+    val, test = _table(rows, cols, g["val"].to_numpy(), shape), _table(rows, cols, g["claim"].to_numpy(), shape)
+    have = np.isfinite(val) & np.isfinite(test)
+    keep = have.sum(1) >= have.sum(1).max() / 2
+    full = have[keep].all(0)
+    is_end = np.zeros(len(labels), dtype=bool)
+    is_end[rows] = g["is_end"].to_numpy(bool)
+    return np.asarray(labels)[keep], is_end[keep], val[keep][:, full], test[keep][:, full]
+
+
+def _claimed(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Claim on test when the budget's trials stored it (rows without it are left out), else validation."""
+    if g["test"].notna().any():
+        return g[g["test"].notna()].assign(claim=g["test"]), "test"
+    return g.assign(claim=g["val"]), "validation (no test accuracy was stored)"
+
+
+def _budget(label: str, g: pd.DataFrame, alpha: float, margin: float) -> BudgetVerdict:
+    g, metric = _claimed(g)
+    labels, ends, val, test = _blocks(g)
+    n_inter, n_end = int((~ends).sum()), int(ends.sum())
+    cost = float(g["macs"].median()) if g["macs"].notna().any() else None
+    if n_inter == 0 or n_end == 0:
+        return BudgetVerdict(label, NO_DATA, text.no_comparison(label, n_inter, n_end), n_intermediate=n_inter,
+                             n_ends=n_end, cost=cost)
+    if val.shape[1] == 0:
+        return BudgetVerdict(label, OUTCOMES[OPEN], text.no_blocks(label), n_intermediate=n_inter, n_ends=n_end,
+                             cost=cost, metric=metric)
+    cmp = compare(100 * val, 100 * test, ends, alpha=alpha, margin=100 * margin)
+    i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
+    n, sd = test.shape[1], float(cmp.sd)
+    r = dict(
+        intermediate=str(labels[i]), end=str(labels[e]), difference=float(cmp.difference),
+        ci_low=float(cmp.low), ci_high=float(cmp.high), eq_low=float(cmp.eq_low), eq_high=float(cmp.eq_high),
+        mde=float(detectable(sd, n, cmp.df, alpha, n_inter)), mde_end=float(detectable(sd, n, cmp.df, alpha, n_end)),
+        intermediate_accuracy=100 * float(test[i].mean()), end_accuracy=100 * float(test[e].mean()),
+        n_seeds=n, n_intermediate=n_inter, n_ends=n_end, sd=sd, df=int(cmp.df), level=alpha, metric=metric,
     )
-    if inter.empty or ends.empty:
-        lacking = "no intermediate point" if inter.empty else "no end point (regular or depthwise)"
-        return BudgetVerdict(
-            label, NOT_COMPARABLE, f"At {label}: {lacking} completed, so there is nothing to compare.",
-            n_intermediate_candidates=len(inter),
-        )
-    bi, be = inter.iloc[0], ends.iloc[0]
-    diff = float(bi["accuracy"] - be["accuracy"])
-    lo, hi = bootstrap_diff_ci(bi["accs"], be["accs"], label=label, n_boot=n_boot, confidence=confidence)
-    common = dict(
-        budget_label=label,
-        intermediate=str(bi["point_label"]),
-        intermediate_accuracy=float(bi["accuracy"]),
-        intermediate_seeds=int(bi["n_seeds"]),
-        n_intermediate_candidates=len(inter),
-        end=str(be["point_label"]),
-        end_region=str(be["region"]),
-        end_accuracy=float(be["accuracy"]),
-        end_seeds=int(be["n_seeds"]),
-        difference=diff,
-        ci_low=None if np.isnan(lo) else lo,
-        ci_high=None if np.isnan(hi) else hi,
-    )
-    cands = f"best of {len(inter)} intermediate point{'s' if len(inter) != 1 else ''}"
-    head = (
-        f"At {label}: the best intermediate point, {bi['point_label']} ({cands}), reaches "
-        f"{_pct(bi['accuracy'])} mean accuracy over {int(bi['n_seeds'])} seed{'s' if bi['n_seeds'] != 1 else ''}; "
-        f"the better end, {be['point_label']} ({be['region']}), reaches {_pct(be['accuracy'])} over "
-        f"{int(be['n_seeds'])} seed{'s' if be['n_seeds'] != 1 else ''}. Difference {_pp(diff)} points"
-    )
-    if np.isnan(lo):
-        return BudgetVerdict(
-            outcome=NOT_RESOLVED,
-            reason=head + "; not resolved: a confidence interval needs at least two seeds on each side.",
-            **common,
-        )
-    ci = f" ({int(round(100 * confidence))}% CI {_pp(lo)} to {_pp(hi)})"
-    if lo > 0:
-        outcome, tail = INTERMEDIATE_BETTER, "the intermediate point is better."
-    elif hi < 0:
-        outcome, tail = END_BETTER, f"the {be['region']} end is better."
-    else:
-        outcome, tail = NOT_RESOLVED, "not resolved: the interval contains zero."
-    return BudgetVerdict(outcome=outcome, reason=head + ci + "; " + tail, **common)
+    code = int(cmp.outcome)
+    summary = text.budget_summary(label, code, {**r, "margin": 100 * margin})
+    r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(cmp.low, cmp.high), cost=cost, **r)
 
 
-def verdict(df: pd.DataFrame, *, n_boot: int = N_BOOT, confidence: float = CONFIDENCE) -> Verdict:
-    """The report's verdict, from a `tidy` DataFrame (a raw one is tidied first)."""
-    if "region" not in df.columns or "point" not in df.columns:
-        from .data import tidy
+def _comparable(c: pd.DataFrame) -> int:
+    """How many budgets have both an intermediate point and an end: alpha is split over them."""
+    codes, _ = pd.factorize(c["budget_label"])
+    ends = np.bincount(codes, weights=c["is_end"].to_numpy(float))
+    return int(((ends > 0) & (ends < np.bincount(codes))).sum())
 
-        df = tidy(df)
-    c = completed(df)
-    pts = point_means(df)
+
+def _overall(budgets: tuple[BudgetVerdict, ...]) -> tuple[str, list[str]]:
+    outcomes = [b.outcome for b in budgets if b.outcome != NO_DATA]
+    if not outcomes:
+        return NO_DATA, outcomes
+    return (outcomes[0] if len(set(outcomes)) == 1 else "mixed"), outcomes
+
+
+# -------------------------------------------------------------------------------------------------
+# the front
+
+
+def _means(codes: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Mean of the finite values of `x` per code (NaN where none)."""
+    ok = np.isfinite(x)
+    with np.errstate(invalid="ignore"):
+        return np.bincount(codes[ok], x[ok], codes.max() + 1) / np.bincount(codes[ok], None, codes.max() + 1)
+
+
+def _point_means(c: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: mean test (else validation) accuracy and validation accuracy in points, MACs, seeds."""
+    codes, _ = pd.factorize(c["budget_label"] + "\x1f" + c["point"], sort=True)
+    first = np.unique(codes, return_index=True)[1]
+    out = c.iloc[first][["budget_label", "point", "position", "is_end", *(["key"] if "key" in c else [])]]
+    out = out.rename(columns={"point": "label", "key": "point"}).reset_index(drop=True)
+    test, val = 100 * _means(codes, c["test"].to_numpy()), 100 * _means(codes, c["val"].to_numpy())
+    out["accuracy"], out["validation"] = np.where(np.isfinite(test), test, val), val
+    out["macs"] = _means(codes, c["macs"].to_numpy())
+    out["n_seeds"] = np.bincount(codes[np.unique(np.c_[codes, c["seed"]], axis=0, return_index=True)[1]])
+    out["region"] = np.where(out["is_end"], out["position"].where(out["position"].isin(ENDS), "end"), "intermediate")
+    return out.drop(columns="is_end")
+
+
+# -------------------------------------------------------------------------------------------------
+# public
+
+
+def _empty(margin: float, alpha: float, looks, n: int) -> Verdict:
+    msg = "No data: no completed trial with an accuracy yet."
+    return Verdict(NO_DATA, msg, msg, "", margin=100 * margin, alpha=alpha, looks=looks, n_completed=n)
+
+
+def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
+            looks: tuple[int, ...] | None = LOOKS) -> Verdict:
+    """The study's verdict from its trials (raw or tidy). `margin`: a fraction (0.01 = 1 point).
+    `looks`: the planned seed counts of --seeds auto (valid for fixed seeds too); None for a study whose
+    seed count was fixed before any result was seen (a little more power)."""
+    c = prepare(trials)
     if c.empty:
-        msg = "No completed trial with an accuracy yet: no verdict."
-        return Verdict(summary=msg, overall="no data", headline=msg)
+        return _empty(margin, alpha, looks, 0)
+    n_budgets = _comparable(c)
+    a = level(n_budgets, looks, alpha)
+    budgets = tuple(_budget(str(b), g, a, margin) for b, g in c.groupby("budget_label", sort=True))
+    overall, outcomes = _overall(budgets)
+    head = text.headline(overall, outcomes)
+    front = pareto_front(_point_means(c))
+    n_inter = int((front["region"] == "intermediate").sum())
+    sentence = text.front_sentence(len(front), n_inter) if c["macs"].notna().any() else text.front_sentence(0, 0)
+    method = text.method_sentence(100 * margin, alpha, looks, n_budgets)
+    summary = " ".join([head, *(b.summary for b in budgets), sentence, method])
+    return Verdict(overall, summary, head, method, budgets, front, sentence, 100 * margin, alpha,
+                   tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups))
 
-    # 1. Pareto front: accuracy vs MACs over point means
-    front = pd.DataFrame()
-    n_front = n_front_inter = 0
-    pareto_sentence = "No completed trial recorded MACs, so there is no accuracy-vs-MACs Pareto front."
-    if pts["macs"].notna().any():
-        m = pareto_mask(pts["macs"], pts["accuracy"])
-        front = pts[m].sort_values("macs", kind="stable").reset_index(drop=True)
-        n_front = len(front)
-        n_front_inter = int((front["region"] == "intermediate").sum())
-        share = f"{n_front_inter} of the {n_front} Pareto-front point{'s' if n_front != 1 else ''}"
-        pareto_sentence = (
-            f"{share} (accuracy vs MACs, {len(pts)} points averaged over seeds) "
-            f"{'is' if n_front_inter == 1 else 'are'} intermediate"
-            + (
-                f"; the front spans {human_count(front['macs'].min())} to {human_count(front['macs'].max())} MACs."
-                if n_front
-                else "."
-            )
-        )
 
-    # 2. per matched budget
-    budgets = tuple(
-        _budget_verdict(str(label), g, n_boot, confidence)
-        for label, g in pts.groupby("budget_label", sort=True, dropna=False)
-    )
-    outcomes = [b.outcome for b in budgets if b.outcome != NOT_COMPARABLE]
-    n_i, n_e, n_u = outcomes.count(INTERMEDIATE_BETTER), outcomes.count(END_BETTER), outcomes.count(NOT_RESOLVED)
-    k = len(outcomes)
-    if k == 0:
-        overall = "no data"
-        headline = "No matched budget has both an intermediate point and an end completed: no verdict yet."
-    elif n_i == k:
-        overall = INTERMEDIATE_BETTER
-        headline = (
-            f"Intermediate better: at {'every one' if k > 1 else 'the one'} of the {k} matched budget{'s' if k > 1 else ''}, "
-            f"an intermediate segment count beats both ends beyond the {int(round(100 * confidence))}% confidence interval."
-        )
-    elif n_e == k:
-        overall = END_BETTER
-        headline = (
-            f"End better: at {'every one' if k > 1 else 'the one'} of the {k} matched budget{'s' if k > 1 else ''}, "
-            "an end of the spectrum beats every intermediate point beyond the confidence interval."
-        )
-    elif n_u == k:
-        overall = NOT_RESOLVED
-        headline = (
-            f"Not resolved: at none of the {k} matched budget{'s' if k > 1 else ''} does the "
-            f"{int(round(100 * confidence))}% confidence interval exclude zero; more seeds would be needed to tell."
-        )
-    else:
-        overall = "mixed"
-        headline = (
-            f"Mixed: intermediate better at {n_i}, end better at {n_e}, not resolved at {n_u} "
-            f"of the {k} matched budgets."
-        )
-    pareto_sentence = pareto_sentence[0].upper() + pareto_sentence[1:]
-    method_note = (
-        f"{len(c)} completed trials. Intervals: bootstrap over seeds ({n_boot:,} resamples, fixed RNG "
-        "seed), widened to Student-t width because a plain bootstrap is too narrow with a handful of "
-        "seeds. Picking the best of several intermediate points makes its difference somewhat optimistic."
-    )
-    summary = " ".join([headline, pareto_sentence] + [b.reason for b in budgets] + [f"({method_note})"])
-    return Verdict(
-        summary=summary,
-        overall=overall,
-        headline=headline,
-        pareto_sentence=pareto_sentence,
-        method_note=method_note,
-        n_completed=len(c),
-        n_points=len(pts),
-        pareto_points=n_front,
-        pareto_intermediate=n_front_inter,
-        pareto_front=front,
-        budgets=budgets,
-        confidence=confidence,
-        n_boot=n_boot,
-    )
+def seeds_to_add(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int = LOOKS[-1],
+                 alpha: float = ALPHA, looks: tuple[int, ...] = LOOKS) -> dict[str, int]:
+    """--seeds auto: per budget label, how many seeds every point should get next (0: settled or at
+    the cap). Counts are of seeds completed at every compared point; only a planned look may stop a
+    budget (see reports.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid."""
+    v = verdict(trials, margin=margin, alpha=alpha, looks=looks)
+    return {b.budget_label: next_seed_count(b.n_seeds, b.outcome != OUTCOMES[OPEN], max_seeds, looks) - b.n_seeds
+            for b in v.budgets if b.outcome != NO_DATA}

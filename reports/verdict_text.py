@@ -1,0 +1,97 @@
+"""The verdict in words: per budget what was compared, what the interval rules out, and the method.
+
+Every number here is in accuracy points (percentage points); the functions only format.
+"""
+from __future__ import annotations
+
+import math
+
+from .stats import END, EQUIVALENT, INTERMEDIATE, OUTCOMES
+
+__all__ = ["rules_out", "budget_summary", "headline", "method_sentence", "front_sentence", "no_comparison", "no_blocks"]
+
+
+def _n(x: float, sign: bool = True) -> str:
+    return f"{x:+.2f}" if sign else f"{x:.2f}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def rules_out(low: float, high: float) -> str:
+    """Which differences the interval [low, high] (best intermediate minus best end) rules out."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "Nothing is ruled out: the interval needs at least two seeds at every point."
+    inter = (f"an intermediate advantage above {_n(high, False)} points is ruled out" if high > 0 else
+             f"any intermediate advantage is ruled out (the best end leads by at least {_n(-high, False)} points)")
+    end = (f"an end advantage above {_n(-low, False)} points is ruled out" if low < 0 else
+           f"any end advantage is ruled out (the chosen intermediate leads by at least {_n(low, False)} points)")
+    return f"{inter[0].upper()}{inter[1:]}; {end}."
+
+
+def budget_summary(label: str, code: int, r: dict) -> str:
+    """One budget in two sentences: the compared pair, the difference, the interval, the outcome, power."""
+    lead = (f"At {label}, {r['intermediate']} (best of {_plural(r['n_intermediate'], 'intermediate point')} on "
+            f"validation) against {r['end']} (the better end on validation): {_n(r['difference'])} points on "
+            f"{r['metric']} over {_plural(r['n_seeds'], 'seed')}")
+    if not math.isfinite(r["ci_low"]):
+        return lead + "; not resolved: an interval needs at least two seeds at every point."
+    conf = f"{100 * (1 - r['level']):.4g}%"
+    words = {
+        INTERMEDIATE: f"{r['intermediate']} beats both ends",
+        END: f"{r['end']} beats every intermediate point",
+        EQUIVALENT: f"the best intermediate and the best end are within the ±{r['margin']:.2g}-point margin",
+    }.get(code, "the interval reaches both sides of zero and beyond the margin")
+    within = (f" (by less than the ±{r['margin']:.2g}-point margin)"
+              if code in (INTERMEDIATE, END) and r["eq_low"] > -r["margin"] and r["eq_high"] < r["margin"] else "")
+    return (f"{lead}; the best intermediate minus the best end lies in {_n(r['ci_low'])} to {_n(r['ci_high'])} "
+            f"points ({conf} simultaneous interval): {OUTCOMES[code]}, {words}{within}. A true intermediate "
+            f"advantage of {_n(r['mde'], False)} points would be detected with 80% power.")
+
+
+def no_comparison(label: str, n_inter: int, n_end: int) -> str:
+    lacking = "no intermediate point" if n_inter == 0 else "no end (regular or depthwise)"
+    return f"At {label}: {lacking} completed, so there is nothing to compare."
+
+
+def no_blocks(label: str) -> str:
+    return f"At {label}: not resolved: no seed has completed at every compared point yet."
+
+
+def headline(overall: str, outcomes: list[str]) -> str:
+    """The overall sentence from the per-budget outcomes (those with data)."""
+    k = len(outcomes)
+    if k == 0:
+        return "No data: no matched budget has both an intermediate point and an end completed."
+    where = f"at {'every one' if k > 1 else 'the one'} of the {_plural(k, 'matched budget')}"
+    if overall == OUTCOMES[INTERMEDIATE]:
+        return f"Intermediate better {where}: an intermediate point beats both ends."
+    if overall == OUTCOMES[END]:
+        return f"End better {where}: an end of the spectrum beats every intermediate point."
+    if overall == OUTCOMES[EQUIVALENT]:
+        return f"No practical difference {where}: the best intermediate and the best end are within the margin."
+    if overall == "not resolved":
+        return f"Not resolved {where}: more seeds would be needed to tell."
+    counts = {o: outcomes.count(o) for o in OUTCOMES if o in outcomes}
+    return "Mixed: " + ", ".join(f"{o} at {n}" for o, n in counts.items()) + f" of the {_plural(k, 'matched budget')}."
+
+
+def method_sentence(margin: float, alpha: float, looks, n_budgets: int) -> str:
+    """The method in one sentence."""
+    seq = (f", and over the planned looks at {', '.join(map(str, looks))} seeds (so adding seeds while looking "
+           "stays valid)") if looks else ""
+    return (f"Per matched budget the intermediate point and the end to compare are chosen on validation accuracy "
+            f"and the claim is made on test accuracy, from seed-paired differences with the pooled seed x point "
+            f"residual variance, Bonferroni-corrected over the candidates (each claim must hold against every "
+            f"point of the other side), over the {_plural(n_budgets, 'budget')}{seq}, with 'no practical "
+            f"difference' meaning within a ±{margin:.2g}-point margin by two one-sided tests, so the chance of any false "
+            f"claim in the study is at most {100 * alpha:.0f}%.")
+
+
+def front_sentence(n_front: int, n_inter: int) -> str:
+    if n_front == 0:
+        return "No completed trial recorded MACs, so there is no accuracy-vs-MACs Pareto front."
+    verb = "is" if n_inter == 1 else "are"
+    return (f"{n_inter} of the {_plural(n_front, 'Pareto-front point')} (mean accuracy against MACs, across "
+            f"budgets, each budget one cost) {verb} intermediate.")

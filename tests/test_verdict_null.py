@@ -1,0 +1,194 @@
+"""The verdict's false-claim rate under simulated studies with a known truth, vectorised (seconds).
+
+Every simulated study has seed-level data-order noise shared by all points of a budget, a trained
+model's own noise shared by its validation and test accuracy (so the winner's curse survives the
+split), and independent image-sampling noise per split (reports.synthetic.simulated_accuracies).
+A false claim is: "intermediate better" when the named intermediate does not truly beat both ends,
+"end better" when the named end does not truly beat every intermediate point, or "no practical
+difference" when the true best-intermediate-minus-best-end gap is at least the margin.
+Run as a script to print the table docs/STATISTICS.md quotes: python tests/test_verdict_null.py
+"""
+import math
+
+import numpy as np
+import pytest
+
+from reports.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, final_look, level, plan
+from reports.synthetic import simulated_accuracies, simulated_ends, study_frame
+from reports.verdict import seeds_to_add, verdict
+
+SIMS = 3000
+MARGIN = 0.01  # 1 point
+LIMIT = 0.05
+
+
+def _means(kind: str, k: int, budgets: int) -> np.ndarray:
+    """True offsets per point (regular, intermediates..., depthwise) for a named truth."""
+    mu = np.zeros((budgets, k + 2))
+    if kind == "low end":  # one end far below: the other end alone carries the intersection-union test
+        mu[:, 0] = -0.03
+    elif kind == "at margin":  # an intermediate exactly one margin above all: "no difference" is false
+        mu[:, 1 + k // 2] = MARGIN
+    elif kind == "end at margin":
+        mu[:, -1] = MARGIN
+    return mu
+
+
+def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(x, idx[..., None], -1)[..., 0]
+
+
+def false_claims(outcome, i_star, e_star, mu, ends) -> np.ndarray:
+    """Per simulated study: did any budget make a false claim? (mu: true means, (budgets, points))."""
+    mi, me = mu[:, ~ends], mu[:, ends]
+    best_i, best_e = mi.max(-1), me.max(-1)
+    chosen_i = _take(np.broadcast_to(mi, i_star.shape + mi.shape[-1:]), i_star)
+    chosen_e = _take(np.broadcast_to(me, e_star.shape + me.shape[-1:]), e_star)
+    wrong = (((outcome == INTERMEDIATE) & (chosen_i <= best_e)) | ((outcome == END) & (chosen_e <= best_i))
+             | ((outcome == EQUIVALENT) & (np.abs(best_i - best_e) >= MARGIN - 1e-12)))
+    return wrong.any(-1)
+
+
+def core(val, test, ends, looks, margin=MARGIN):
+    """The verdict's core on whole arrays of studies, at one look (all seeds given)."""
+    return compare(100 * val, 100 * test, ends, alpha=level(val.shape[1], looks), margin=100 * margin)
+
+
+def sequential(val, test, ends, max_seeds, margin=MARGIN):
+    """--seeds auto on whole arrays: each budget stops at its first settled planned look, else the cap."""
+    looks = [core(val[..., :n], test[..., :n], ends, LOOKS, margin) for n in plan(max_seeds)]
+    stop, outcome = final_look(np.stack([c.outcome for c in looks], -1))
+    pick = lambda name: _take(np.stack([getattr(c, name) for c in looks], -1), stop)  # noqa: E731
+    return outcome, pick("i_star"), pick("e_star"), stop
+
+
+def simulate(mu, k, seeds, mode, rng, sims):
+    """(outcome, i_star, e_star) of `sims` studies with true means `mu`; mode: fixed (seeds fixed in
+    advance, looks=None), looks (the default verdict), sequential (--seeds auto capped at `seeds`)."""
+    val, test = simulated_accuracies(rng, sims=sims, budgets=len(mu), intermediate=k, seeds=seeds, means=mu)
+    ends = simulated_ends(k)
+    if mode == "sequential":
+        return sequential(val, test, ends, seeds)[:3]
+    c = core(val, test, ends, None if mode == "fixed" else LOOKS)
+    return c.outcome, c.i_star, c.e_star
+
+
+def rate(kind, k, seeds, budgets, mode, rng, sims=SIMS):
+    """(false-claim rate, its standard error) for one design."""
+    mu = _means(kind, k, budgets)
+    p = false_claims(*simulate(mu, k, seeds, mode, rng, sims), mu, simulated_ends(k)).mean()
+    return p, math.sqrt(max(p, 1e-3) * (1 - p) / sims)
+
+
+DESIGNS = [(k, n, b) for k in (1, 3, 12) for n in (2, 5, 20) for b in (1, 3)]
+
+
+@pytest.mark.parametrize("mode", ["fixed", "looks", "sequential"])
+def test_false_claim_rate_under_the_null(mode):
+    rng = np.random.default_rng(["fixed", "looks", "sequential"].index(mode))
+    rates = {(k, n, b): rate("null", k, n, b, mode, rng) for k, n, b in DESIGNS}
+    print(f"\n{mode}: false-claim rate under the null, (K, seeds, budgets) -> rate")
+    print("  " + "  ".join(f"{d}: {p:.3f}" for d, (p, _) in rates.items()))
+    bad = {d: p for d, (p, se) in rates.items() if p > LIMIT + 3 * se}
+    assert not bad, f"false-claim rate above 5% (+3 SE) for {bad}"
+
+
+@pytest.mark.parametrize("kind", ["low end", "at margin", "end at margin"])
+@pytest.mark.parametrize("mode", ["fixed", "sequential"])
+def test_false_claim_rate_at_the_least_favourable_truths(kind, mode):
+    rng = np.random.default_rng(len(kind) + 7 * len(mode))
+    designs = [(k, n, b) for k in (1, 12) for n in (5, 20) for b in (1, 3)]
+    rates = {d: rate(kind, *d, mode, rng, sims=2000) for d in designs}
+    print(f"\n{kind}, {mode}: " + "  ".join(f"{d}: {p:.3f}" for d, (p, _) in rates.items()))
+    bad = {d: p for d, (p, se) in rates.items() if p > LIMIT + 3 * se}
+    assert not bad, bad
+
+
+def power(effect, k, seeds, budgets=1, mode="looks", sims=2000, seed=0):
+    """Share of studies saying "intermediate better" about the truly better point (the middle one)."""
+    mu = np.zeros((budgets, k + 2))
+    mu[:, 1 + k // 2] = effect
+    outcome, i_star, _ = simulate(mu, k, seeds, mode, np.random.default_rng(seed), sims)
+    return ((outcome == INTERMEDIATE) & (i_star == k // 2)).all(-1).mean()
+
+
+def test_power_rises_with_seeds_and_large_effects_are_found():
+    curve = [power(0.01, 3, n) for n in (3, 5, 8, 12, 20)]
+    print(f"\npower for a true +1 point, K=3, seeds 3/5/8/12/20: {np.round(curve, 3).tolist()}")
+    assert all(b >= a - 0.02 for a, b in zip(curve, curve[1:])) and curve[-1] > curve[0] + 0.3, curve
+    big = power(0.03, 3, 8)
+    print(f"power for a true +3 points, K=3, 8 seeds: {big:.3f}")
+    assert big > 0.8
+
+
+def test_a_true_zero_with_many_seeds_is_no_practical_difference():
+    rng = np.random.default_rng(11)
+    val, test = simulated_accuracies(rng, sims=2000, budgets=1, intermediate=3, seeds=20)
+    share = (core(val, test, simulated_ends(3), LOOKS).outcome == EQUIVALENT).mean()
+    print(f"\n'no practical difference' for a true zero, margin 1 point, 20 seeds: {share:.3f}")
+    assert share > 0.8
+
+
+# -------------------------------------------------------------------------------------------------
+# the public functions agree with the vectorised core
+
+
+def test_public_verdict_agrees_with_the_core():
+    rng = np.random.default_rng(5)
+    checked = 0
+    for k, n, b in [(1, 2, 1), (3, 5, 2), (12, 5, 1), (4, 8, 3), (2, 20, 1)]:
+        mu = _means("at margin", k, b) * rng.integers(0, 3)
+        val, test = simulated_accuracies(rng, sims=25, budgets=b, intermediate=k, seeds=n, means=mu)
+        c = core(val, test, simulated_ends(k), LOOKS)
+        for s in range(val.shape[0]):
+            v = verdict(study_frame(val[s], test[s]))
+            for j, bv in enumerate(v.budgets):
+                assert bv.outcome == OUTCOMES[c.outcome[s, j]]
+                assert bv.intermediate == f"segments={c.i_star[s, j] + 2}"
+                assert bv.end == ("regular", "depthwise")[c.e_star[s, j]]
+                got = [bv.difference, bv.ci_low, bv.ci_high]
+                want = [c.difference[s, j], c.low[s, j], c.high[s, j]]
+                np.testing.assert_allclose(np.array(got, dtype=float), want, rtol=1e-9, atol=1e-9)
+                checked += 1
+    assert checked >= 200
+
+
+def _run_auto(val, test, max_seeds):
+    """Drive seeds_to_add like the runner: every budget starts at the first planned look."""
+    n = {f"macs≈{j + 1}M": min(LOOKS[0], max_seeds) for j in range(val.shape[0])}
+    while True:
+        frame = study_frame(val, test)
+        frame = frame[frame["seed"] < frame["budget_label"].map(n)]
+        adds = seeds_to_add(frame, margin=MARGIN, max_seeds=max_seeds)
+        if not any(adds.values()):
+            return verdict(frame), n
+        n = {label: m + adds.get(label, 0) for label, m in n.items()}
+
+
+def test_seeds_to_add_drives_the_same_sequential_rule_as_the_core():
+    rng = np.random.default_rng(9)
+    for k, b, cap, effect in [(3, 2, 8, 0.0), (3, 2, 12, 0.02), (1, 1, 20, 0.01), (5, 1, 5, 0.03)]:
+        mu = np.zeros((b, k + 2))
+        mu[:, 1] = effect
+        val, test = simulated_accuracies(rng, sims=6, budgets=b, intermediate=k, seeds=cap, means=mu)
+        outcome, _, _, stop = sequential(val, test, simulated_ends(k), cap)
+        for s in range(val.shape[0]):
+            v, n = _run_auto(val[s], test[s], cap)
+            assert [x.outcome for x in v.budgets] == [OUTCOMES[o] for o in outcome[s]]
+            assert list(n.values()) == [plan(cap)[i] for i in stop[s]]
+
+
+def test_seeds_to_add_only_looks_at_planned_counts():
+    rng = np.random.default_rng(3)
+    mu = np.zeros((1, 5))
+    mu[:, 2] = 0.05  # settled at once, but 4 seeds is off the plan: go on to 5 without looking
+    val, test = simulated_accuracies(rng, sims=1, budgets=1, intermediate=3, seeds=4, means=mu)
+    frame = study_frame(val[0], test[0])
+    assert seeds_to_add(frame, max_seeds=8) == {"macs≈1M": 1}
+    assert seeds_to_add(frame[frame["seed"] < 3], max_seeds=8) == {"macs≈1M": 0}
+    assert seeds_to_add(frame, max_seeds=4) == {"macs≈1M": 0}  # at the cap
+
+
+if __name__ == "__main__":
+    for mode in ("fixed", "looks", "sequential"):
+        print(mode, {d: round(rate("null", *d, mode, np.random.default_rng(1))[0], 4) for d in DESIGNS})
