@@ -15,6 +15,10 @@ Public API:
 then, once, between compiled kernels and its CPU interpreter (``TRITON_INTERPRET=1``).
 ``KERNELS_AUTOTUNE=0`` (also read then) pins each kernel to its default tile config.
 Run the GPU benchmark with ``python -m kernels.bench`` (see ``kernels.bench``).
+
+Inside: ``kernels.algorithms`` (the table of kernel algorithms: group widths served, launchers),
+one file per Triton kernel with its launcher, ``kernels.launch`` and ``kernels._util`` (launcher
+code they share), ``kernels.environment`` (the environment record of every measurement).
 """
 
 from .grouped_conv import GROUPED_CONV_OP, grouped_conv2d, triton_available

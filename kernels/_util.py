@@ -150,3 +150,56 @@ def sm_count(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).multi_processor_count
     return 1
+
+
+# --------------------------------------------------------------------------------------------
+# host-side launcher helpers shared by the kernel files
+# --------------------------------------------------------------------------------------------
+def pixel_align(*tensors, extra=()) -> int:
+    """Alignment hint for pixel offsets (``pow2_align`` of the batch/row/column strides of every
+    tensor and of ``extra``) when all tensors are channels-contiguous (stride 1 on dim 1), else 1."""
+    if any(t.stride(1) != 1 for t in tensors):
+        return 1
+    return pow2_align(*(s for t in tensors for s in (t.stride(0), t.stride(2), t.stride(3))), *extra)
+
+
+def trivial_output(out: torch.Tensor, bias, reduction: int) -> bool:
+    """Fill ``out`` where no kernel is needed: nothing to write, or an empty reduction (a grad_input
+    phase with no taps: zeros, or the bias). True when ``out`` is done."""
+    if out.numel() == 0:
+        return True
+    if reduction == 0:
+        if bias is None:
+            out.zero_()
+        else:
+            out.copy_(bias.view(1, -1, 1, 1).expand_as(out))
+        return True
+    return False
+
+
+def split_count(p_total: int, tiles: int, device: torch.device, interpreted: bool, min_pixels: int, cap: int) -> int:
+    """How many programs share a weight gradient's pixel reduction: enough to fill the GPU
+    (4 programs per SM over ``tiles`` output tiles), no slice under ``min_pixels``, at most ``cap``;
+    1 under the interpreter or off CUDA."""
+    if interpreted or device.type != "cuda":
+        return 1
+    return max(1, min((4 * sm_count(device)) // max(1, tiles), p_total // min_pixels, cap))
+
+
+def split_partials(p_total: int, split: int, weight_shape, need_bias: bool, device: torch.device):
+    """(split, pixels per split, zeroed fp32 partial sums [split, *weight_shape] and [split, OC]).
+
+    The split is recounted so that no split is empty. Without ``need_bias`` the bias buffer is the
+    weight buffer (a placeholder the kernel never writes)."""
+    per_split = cdiv(max(p_total, 1), split)
+    split = cdiv(max(p_total, 1), per_split)
+    dwp = torch.zeros((split, *weight_shape), dtype=torch.float32, device=device)
+    dbp = torch.zeros((split, weight_shape[0]), dtype=torch.float32, device=device) if need_bias else dwp
+    return split, per_split, dwp, dbp
+
+
+def reduce_partials(dwp: torch.Tensor, dbp: torch.Tensor, need_bias: bool):
+    """(dw, db or None): the split partial sums reduced in a fixed order (deterministic)."""
+    dw = dwp.sum(0) if dwp.shape[0] > 1 else dwp[0]
+    db = (dbp.sum(0) if dbp.shape[0] > 1 else dbp[0]) if need_bias else None
+    return dw, db

@@ -20,24 +20,20 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from ._util import cdiv, is_interpreted, pick_configs, pow2_align, weight_oc_fastest
+from ._util import cdiv, is_interpreted, pixel_align, trivial_output, weight_oc_fastest
+from .launch import autotune, pixel_coords, store_output, tile_configs
 
 
-GPU_CONFIGS = [
-    triton.Config({"BLOCK_P": bp, "BLOCK_C": bc}, num_warps=wp, num_stages=st)
-    for bp, bc, wp in [
-        (32, 64, 4), (32, 32, 4), (64, 32, 4), (16, 64, 4), (64, 64, 8),
-        (128, 32, 8), (8, 128, 4), (16, 128, 8), (128, 16, 4), (256, 16, 8),
-    ]
-    for st in (1, 2)
-]
+# (BLOCK_P, BLOCK_C, num_warps), each with 1 then 2 stages; the first is the default
+GPU_CONFIGS = tile_configs(("BLOCK_P", "BLOCK_C"), [
+    (32, 64, 4), (32, 32, 4), (64, 32, 4), (16, 64, 4), (64, 64, 8),
+    (128, 32, 8), (8, 128, 4), (16, 128, 8), (128, 16, 4), (256, 16, 8),
+], stages=(1, 2))
 INTERPRETER_CONFIG = triton.Config({"BLOCK_P": 256, "BLOCK_C": 16}, num_warps=4)
 
 
-@triton.autotune(
-    configs=pick_configs(GPU_CONFIGS, INTERPRETER_CONFIG),
-    key=["M", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "sxc", "syc"],
-)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG,
+          key=["M", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "sxc", "syc"])
 @triton.jit
 def _direct_fwd_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
@@ -56,13 +52,8 @@ def _direct_fwd_kernel(
     p_mask = offs_p < M
     c_mask = offs_c < OC
 
-    ow = offs_p % OW
-    t = offs_p // OW
-    oh = t % OH
-    nb = t // OH
-    ih0 = oh * stride_h - pad_h
-    iw0 = ow * stride_w - pad_w
-    x_row = nb.to(tl.int64) * sxn
+    nb, oh, ow, ih0, iw0 = pixel_coords(offs_p, OH, OW, stride_h, stride_w, pad_h, pad_w)
+    x_row = nb * sxn
     cin0 = (offs_c // OCG) * CG  # first input channel of each output channel's group
 
     acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
@@ -84,13 +75,7 @@ def _direct_fwd_kernel(
                 wv = tl.load(wp + c * swc, mask=c_mask, other=0.0)
                 acc += xv.to(tl.float32) * wv.to(tl.float32)[None, :]
 
-    if HAS_BIAS:
-        bias = tl.load(b_ptr + offs_c, mask=c_mask, other=0.0).to(tl.float32)
-        acc = acc + bias[None, :]
-
-    y_pix = tl.multiple_of(nb.to(tl.int64) * syn + oh * syh + ow * syw, ALIGN)
-    y_ptrs = y_ptr + y_pix[:, None] + (offs_c * syc)[None, :]
-    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=p_mask[:, None] & c_mask[None, :])
+    store_output(acc, y_ptr, b_ptr, nb, oh, ow, offs_c, p_mask, c_mask, syn, syc, syh, syw, HAS_BIAS, ALIGN)
 
 
 INTERPRETED = is_interpreted(_direct_fwd_kernel)
@@ -102,19 +87,11 @@ def conv_forward_direct(x, weight, bias, out, stride, padding, groups):
     oc, cg, kh, kw = weight.shape
     _, _, oh, ow = out.shape
     m = n * oh * ow
-    if m == 0 or oc == 0:
-        return out
-    if cg * kh * kw == 0:
-        if bias is None:
-            out.zero_()
-        else:
-            out.copy_(bias.view(1, -1, 1, 1).expand_as(out))
+    if trivial_output(out, bias, cg * kh * kw):
         return out
     wk = weight_oc_fastest(weight)  # per-tap weight vectors contiguous along output channels
     b_arg = bias if bias is not None else wk
-    align = 1
-    if x.stride(1) == 1 and out.stride(1) == 1:  # channels_last: hint pixel-offset alignment
-        align = pow2_align(x.stride(0), x.stride(2), x.stride(3), out.stride(0), out.stride(2), out.stride(3))
+    align = pixel_align(x, out)  # channels_last: hint pixel-offset alignment
 
     def grid(meta):
         return (cdiv(m, meta["BLOCK_P"]), cdiv(oc, meta["BLOCK_C"]))

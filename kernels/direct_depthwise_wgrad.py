@@ -14,21 +14,21 @@ also sum dy, the bias gradient [SPLIT, OC].
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
-from ._util import cdiv, is_interpreted, next_pow2, pick_configs, pow2_align, sm_count
+from ._util import (
+    cdiv, is_interpreted, next_pow2, pixel_align, reduce_partials, split_count, split_partials,
+)
+from .launch import autotune, pixel_coords, tile_configs
 
 
-GPU_CONFIGS = [
-    triton.Config({"BLOCK_P": bp, "BLOCK_C": bc}, num_warps=wp, num_stages=2)
-    for bp, bc, wp in [
-        (16, 32, 4), (32, 32, 4), (8, 64, 4), (16, 64, 4), (32, 64, 8),
-        (64, 16, 4), (64, 32, 8), (8, 128, 4), (4, 128, 4), (128, 8, 4),
-        (8, 32, 4), (4, 64, 4), (16, 16, 4), (2, 128, 4),
-    ]
-]
+# (BLOCK_P, BLOCK_C, num_warps), all with 2 stages; the first is the default
+GPU_CONFIGS = tile_configs(("BLOCK_P", "BLOCK_C"), [
+    (16, 32, 4), (32, 32, 4), (8, 64, 4), (16, 64, 4), (32, 64, 8),
+    (64, 16, 4), (64, 32, 8), (8, 128, 4), (4, 128, 4), (128, 8, 4),
+    (8, 32, 4), (4, 64, 4), (16, 16, 4), (2, 128, 4),
+], stages=(2,))
 INTERPRETER_CONFIG = triton.Config({"BLOCK_P": 256, "BLOCK_C": 16}, num_warps=4)
 
 
@@ -42,11 +42,8 @@ def _prune(configs, named_args, **kwargs):
     return kept or configs[:1]
 
 
-@triton.autotune(
-    configs=pick_configs(GPU_CONFIGS, INTERPRETER_CONFIG),
-    key=["P_TOTAL", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"],
-    prune_configs_by={"early_config_prune": _prune},
-)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, prune=_prune,
+          key=["P_TOTAL", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"])
 @triton.jit
 def _direct_wgrad_kernel(
     x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
@@ -78,11 +75,7 @@ def _direct_wgrad_kernel(
     for p0 in range(p_start, p_end, BLOCK_P):
         offs_p = p0 + tl.arange(0, BLOCK_P)
         p_mask = offs_p < p_end
-        ow = offs_p % OW
-        t = offs_p // OW
-        oh = t % OH
-        nb = (t // OH).to(tl.int64)
-
+        nb, oh, ow, ih0, iw0 = pixel_coords(offs_p, OH, OW, stride_h, stride_w, pad_h, pad_w)
         dy_pix = tl.multiple_of(nb * sdn + oh * sdh + ow * sdw, ALIGN_D)
         dy = tl.load(
             dy_ptr + dy_pix[:, None] + (offs_c * sdc)[None, :],
@@ -92,8 +85,8 @@ def _direct_wgrad_kernel(
         if HAS_BIAS:
             bacc += tl.sum(dy, axis=0)
 
-        ih = (oh * stride_h - pad_h)[:, None] + kh[None, :]  # [P, TAPS]
-        iw = (ow * stride_w - pad_w)[:, None] + kw[None, :]
+        ih = ih0[:, None] + kh[None, :]  # [P, TAPS]
+        iw = iw0[:, None] + kw[None, :]
         ok = (p_mask[:, None] & t_mask[None, :]) & ((ih >= 0) & (ih < H)) & ((iw >= 0) & (iw < W))
         pix = tl.multiple_of((nb * sxn)[:, None] + ih * sxh + iw * sxw, [ALIGN_X, ALIGN_X])  # [P, TAPS]
         xv = tl.load(
@@ -126,17 +119,10 @@ def conv_weight_grad_direct(x, grad_out, weight_shape, stride, padding, groups, 
     oc, cg, kh, kw = weight_shape
     _, _, oh, ow = grad_out.shape
     p_total = n * oh * ow
-    if INTERPRETED or x.device.type != "cuda":
-        split = 1
-    else:
-        tiles = cdiv(oc, 32) * cg
-        split = max(1, min((4 * sm_count(x.device)) // max(1, tiles), max(1, p_total // 256), 1024))
-    per_split = cdiv(max(p_total, 1), split)
-    split = cdiv(max(p_total, 1), per_split)
-    dwp = torch.zeros((split, oc, cg, kh, kw), dtype=torch.float32, device=x.device)
-    dbp = torch.zeros((split, oc), dtype=torch.float32, device=x.device) if need_bias else dwp
-    align_x = pow2_align(x.stride(0), x.stride(2), x.stride(3)) if x.stride(1) == 1 else 1
-    align_d = pow2_align(grad_out.stride(0), grad_out.stride(2), grad_out.stride(3)) if grad_out.stride(1) == 1 else 1
+    tiles = cdiv(oc, 32) * cg
+    split = split_count(p_total, tiles, x.device, INTERPRETED, min_pixels=256, cap=1024)
+    split, per_split, dwp, dbp = split_partials(p_total, split, weight_shape, need_bias, x.device)
+    align_x, align_d = pixel_align(x), pixel_align(grad_out)
     if p_total > 0 and oc > 0 and cg * kh * kw > 0:
 
         def grid(meta):
@@ -149,6 +135,4 @@ def conv_weight_grad_direct(x, grad_out, weight_shape, stride, padding, groups, 
             stride[0], stride[1], padding[0], padding[1],
             KH=kh, KW=kw, TAPS=next_pow2(kh * kw), HAS_BIAS=need_bias, ALIGN_X=align_x, ALIGN_D=align_d,
         )
-    dw = dwp.sum(0) if split > 1 else dwp[0]
-    db = (dbp.sum(0) if split > 1 else dbp[0]) if need_bias else None
-    return dw, db
+    return reduce_partials(dwp, dbp, need_bias)

@@ -29,18 +29,19 @@ MACs = N * OH * OW * OC * (C/groups) * KH * KW. The backward runs through two mo
 ``inception_spectrum::grouped_conv2d_grad_input`` and ``inception_spectrum::grouped_conv2d_grad_weight``
 (fake implementations registered, so torch.compile can trace around them).
 
-Algorithms (chosen by the group width CG = C/groups)
-----------------------------------------------------
+Algorithms (chosen by the group width CG = C/groups; the table is ``kernels.algorithms.TABLE``)
+----------------------------------------------------------------------------------------------
 * CG <= ``DIRECT_MAX_CG`` (8): ``direct_depthwise.py``, a memory-bound direct kernel (fp32 FMAs).
 * otherwise: ``implicit_gemm.py``, an implicit GEMM with K = KH*KW*CG, several groups packed into
   one tensor-core tile when the groups are narrow; K loops flattened over (tap, channel) below
-  CG = 32, tap-outer with contiguous channel chunks from CG = 32 (vectorised channels_last loads).
+  CG = 32 ("gemm_flat"), tap-outer with contiguous channel chunks from CG = 32 ("gemm_window",
+  vectorised channels_last loads).
 * grad_input: a transposed convolution, computed as stride**2 stride-1 convolutions of grad_output,
   one per output phase (ih mod sh, iw mod sw), each with the flipped sub-kernel w[..., kh0::sh, kw0::sw]
   and written straight into a strided view of grad_input; each phase runs on the forward kernel
   chosen by its own group width (OC/groups). No zero-stuffing, no wasted taps.
-* grad_weight (+ grad_bias): ``direct_depthwise_wgrad.py`` or ``implicit_gemm_wgrad.py`` (same
-  threshold), split-K over output pixels with a deterministic fp32 reduction.
+* grad_weight (+ grad_bias): ``direct_depthwise_wgrad.py`` or ``implicit_gemm_wgrad.py`` (the
+  same table row), split-K over output pixels with a deterministic fp32 reduction.
 
 Tuning: each kernel is ``triton.autotune``d over a list of tile configs per shape class (keys:
 problem sizes, group width, kernel size, stride, layout). Under the interpreter there is one fixed
@@ -61,18 +62,13 @@ from typing import Optional, Sequence
 
 import torch
 
+from . import algorithms
 from ._util import SUPPORTED_DTYPES, empty_like_format, interpret_requested, relayout_weight
+from .algorithms import ALGORITHMS, DIRECT_MAX_CG  # noqa: F401 - re-exported (benchmark, tests)
 
 GROUPED_CONV_OP = "inception_spectrum::grouped_conv2d"
 GRAD_INPUT_OP = "inception_spectrum::grouped_conv2d_grad_input"
 GRAD_WEIGHT_OP = "inception_spectrum::grouped_conv2d_grad_weight"
-
-#: group widths up to this use the direct kernels, wider ones the implicit GEMM
-DIRECT_MAX_CG = 8
-
-#: "gemm" picks its loop order by group width; "gemm_flat"/"gemm_window" force one (tests, benchmarks)
-ALGORITHMS = ("auto", "direct", "gemm", "gemm_flat", "gemm_window")
-_WINDOW_OUTER = {"gemm": None, "gemm_flat": False, "gemm_window": True}
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,7 +80,7 @@ _KERNEL_MODULES = {}
 def _kernels():
     """Import the kernel modules once. Triton fixes interpreter vs compiled at this moment."""
     if not _KERNEL_MODULES:
-        for name in ("implicit_gemm", "direct_depthwise", "implicit_gemm_wgrad", "direct_depthwise_wgrad"):
+        for name in algorithms.modules():
             _KERNEL_MODULES[name] = importlib.import_module(f"{__package__}.{name}")
     return _KERNEL_MODULES
 
@@ -100,7 +96,7 @@ def _triton_importable() -> bool:
 def _interpreted() -> bool:
     """Whether the kernels run (or, if not loaded yet, would run) under the CPU interpreter."""
     if _KERNEL_MODULES:
-        return bool(_KERNEL_MODULES["implicit_gemm"].INTERPRETED)
+        return bool(next(iter(_KERNEL_MODULES.values())).INTERPRETED)
     return interpret_requested()
 
 
@@ -247,26 +243,15 @@ def check_args(x, weight, bias, stride, padding, groups):
 # --------------------------------------------------------------------------------------------
 # launchers over the kernel files
 # --------------------------------------------------------------------------------------------
-def _pick(algo: str, cg: int) -> str:
-    if algo not in ALGORITHMS:
-        raise ValueError(f"grouped_conv2d: algo must be one of {ALGORITHMS}, got {algo!r}")
-    if algo == "auto":
-        return "direct" if cg <= DIRECT_MAX_CG else "gemm"
-    return algo
-
-
 def _run_forward(x, weight, bias, out, stride, padding, groups, algo="auto"):
-    k = _kernels()
-    algo = _pick(algo, weight.shape[1])
-    if algo == "direct":
-        return k["direct_depthwise"].conv_forward_direct(x, weight, bias, out, stride, padding, groups)
-    return k["implicit_gemm"].conv_forward_gemm(
-        x, weight, bias, out, stride, padding, groups, window_outer=_WINDOW_OUTER[algo]
-    )
+    row = algorithms.pick(algo, weight.shape[1])
+    _kernels()
+    return row.run_forward(x, weight, bias, out, stride, padding, groups)
 
 
 def conv_forward(x, weight, bias, stride, padding, groups, algo="auto"):
-    """Forward convolution (validated pairs expected). ``algo``: one of ``ALGORITHMS``."""
+    """Forward convolution (validated pairs expected). ``algo``: one of ``ALGORITHMS`` ("auto", a
+    family or a row of ``kernels.algorithms.TABLE``), picked by the group width of each launch."""
     n, _, h, w = x.shape
     oc, _, kh, kw = weight.shape
     oh, ow = _output_hw(h, w, kh, kw, stride, padding)
@@ -311,16 +296,9 @@ def conv_grad_input(grad_out, weight, x_like, stride, padding, groups, algo="aut
 
 def conv_grad_weight(grad_out, x, weight_shape, stride, padding, groups, need_bias, algo="auto"):
     """Weight gradient (in x's dtype) and the bias gradient (or None), fp32-accumulated."""
-    k = _kernels()
-    algo = _pick(algo, weight_shape[1])
-    if algo == "direct":
-        dw, db = k["direct_depthwise_wgrad"].conv_weight_grad_direct(
-            x, grad_out, weight_shape, stride, padding, groups, need_bias
-        )
-    else:
-        dw, db = k["implicit_gemm_wgrad"].conv_weight_grad_gemm(
-            x, grad_out, weight_shape, stride, padding, groups, need_bias, window_outer=_WINDOW_OUTER[algo]
-        )
+    row = algorithms.pick(algo, weight_shape[1])
+    _kernels()
+    dw, db = row.run_weight_grad(x, grad_out, weight_shape, stride, padding, groups, need_bias)
     return dw.to(x.dtype), (db.to(x.dtype) if db is not None else None)
 
 

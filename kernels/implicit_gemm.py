@@ -17,7 +17,7 @@ channel's group differs from the output channel's group). That wastes groups_in_
 but keeps the tensor cores fed when CG is small; autotuning (and the pruning below) keeps
 groups_in_tile small. Near the depthwise end the direct kernel (direct_depthwise.py) is used instead.
 
-Two orders of the same K loop (constexpr WINDOW_OUTER, chosen by the launcher from the group width):
+Two orders of the same K loop (constexpr WINDOW_OUTER; kernels.algorithms picks it by group width):
 * flattened (narrow groups): one loop over k = (kh*KW + kw) * CT + c in BLOCK_K steps, no padding
   waste however small CT (the channels of the tile) is;
 * window outer (wide groups, CG >= 32): for each tap (kh, kw) a loop over channel chunks
@@ -35,28 +35,17 @@ import triton
 import triton.language as tl
 
 from ._util import (
-    cdiv, dot_precision, is_interpreted, next_pow2, pick_configs, pow2_align, upcast_dot, weight_oc_fastest,
+    cdiv, dot_precision, is_interpreted, next_pow2, pixel_align, trivial_output, upcast_dot, weight_oc_fastest,
 )
+from .launch import autotune, pixel_coords, store_output, tile_configs
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages); the first is the default without autotuning
-GPU_CONFIGS = [
-    triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}, num_warps=wp, num_stages=st)
-    for bm, bn, bk, wp, st in [
-        (128, 64, 32, 4, 4),
-        (128, 128, 32, 8, 3),
-        (64, 128, 32, 4, 4),
-        (128, 64, 64, 8, 3),
-        (64, 64, 32, 4, 4),
-        (256, 64, 32, 8, 3),
-        (128, 32, 32, 4, 4),
-        (64, 32, 64, 4, 3),
-        (256, 32, 32, 8, 3),
-        (128, 16, 32, 4, 4),
-        (64, 16, 64, 4, 3),
-        (256, 16, 32, 8, 3),
-    ]
-]
+GPU_CONFIGS = tile_configs(("BLOCK_M", "BLOCK_N", "BLOCK_K"), [
+    (128, 64, 32, 4, 4), (128, 128, 32, 8, 3), (64, 128, 32, 4, 4), (128, 64, 64, 8, 3),
+    (64, 64, 32, 4, 4), (256, 64, 32, 8, 3), (128, 32, 32, 4, 4), (64, 32, 64, 4, 3),
+    (256, 32, 32, 8, 3), (128, 16, 32, 4, 4), (64, 16, 64, 4, 3), (256, 16, 32, 8, 3),
+])
 # the CPU interpreter: one fixed config, large pixel tiles (few programs) but only 8 output
 # channels so that small tests still cross tile and group boundaries (the interpreter has no
 # 16-minimum for tl.dot; every GPU config uses >= 16)
@@ -72,11 +61,8 @@ def _prune(configs, named_args, **kwargs):
     return kept or configs[:1]
 
 
-@triton.autotune(
-    configs=pick_configs(GPU_CONFIGS, INTERPRETER_CONFIG),
-    key=["M", "OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w", "sxc"],
-    prune_configs_by={"early_config_prune": _prune},
-)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, prune=_prune,
+          key=["M", "OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w", "sxc"])
 @triton.jit
 def _igemm_fwd_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
@@ -101,13 +87,8 @@ def _igemm_fwd_kernel(
     m_mask = offs_m < M
     n_mask = offs_n < OC
 
-    ow = offs_m % OW
-    t = offs_m // OW
-    oh = t % OH
-    nb = t // OH
-    ih0 = oh * stride_h - pad_h
-    iw0 = ow * stride_w - pad_w
-    x_row = nb.to(tl.int64) * sxn
+    nb, oh, ow, ih0, iw0 = pixel_coords(offs_m, OH, OW, stride_h, stride_w, pad_h, pad_w)
+    x_row = nb * sxn
 
     # groups spanned by this tile of output channels -> its slice of input channels
     oc_first = pid_n * BLOCK_N
@@ -168,49 +149,29 @@ def _igemm_fwd_kernel(
                 b = b.to(tl.float32)
             acc = tl.dot(a, b, acc, input_precision=PRECISION)
 
-    if HAS_BIAS:
-        bias = tl.load(b_ptr + offs_n, mask=n_mask, other=0.0).to(tl.float32)
-        acc = acc + bias[None, :]
-
-    y_pix = tl.multiple_of(nb.to(tl.int64) * syn + oh * syh + ow * syw, ALIGN)
-    y_ptrs = y_ptr + y_pix[:, None] + (offs_n * syc)[None, :]
-    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=m_mask[:, None] & n_mask[None, :])
+    store_output(acc, y_ptr, b_ptr, nb, oh, ow, offs_n, m_mask, n_mask, syn, syc, syh, syw, HAS_BIAS, ALIGN)
 
 
 INTERPRETED = is_interpreted(_igemm_fwd_kernel)
 
-#: group widths from which the window-outer loop order is used
-WINDOW_OUTER_MIN_CG = 32
 
-
-def conv_forward_gemm(x, weight, bias, out, stride, padding, groups, window_outer=None):
+def conv_forward_gemm(x, weight, bias, out, stride, padding, groups, *, window_outer: bool):
     """Launch the implicit-GEMM convolution into the preallocated ``out`` (any strides).
 
     ``stride``/``padding`` are (h, w) pairs; padding may be negative (used by grad_input).
-    ``window_outer``: loop order (None: window outer when C/groups >= WINDOW_OUTER_MIN_CG).
+    ``window_outer``: the loop order (``kernels.algorithms`` chooses it by group width).
     Returns ``out``.
     """
     n, c, h, w = x.shape
     oc, cg, kh, kw = weight.shape
     _, _, oh, ow = out.shape
     m = n * oh * ow
-    if m == 0 or oc == 0:
+    if trivial_output(out, bias, cg * kh * kw):  # nothing to write, or a grad_input phase with no taps
         return out
-    if cg * kh * kw == 0:  # empty reduction (a grad_input phase with no taps)
-        if bias is None:
-            out.zero_()
-        else:
-            out.copy_(bias.view(1, -1, 1, 1).expand_as(out))
-        return out
-    if window_outer is None:
-        window_outer = cg >= WINDOW_OUTER_MIN_CG
     wk = weight_oc_fastest(weight)
     b_arg = bias if bias is not None else wk  # never read when HAS_BIAS is False
     # alignment of pixel offsets (and of the group's first channel) when channels are contiguous
-    align = 1
-    if x.stride(1) == 1 and out.stride(1) == 1:
-        align = pow2_align(x.stride(0), x.stride(2), x.stride(3), cg,
-                           out.stride(0), out.stride(2), out.stride(3))
+    align = pixel_align(x, out, extra=(cg,))
 
     def grid(meta):
         return (cdiv(m, meta["BLOCK_M"]) * cdiv(oc, meta["BLOCK_N"]),)

@@ -21,29 +21,21 @@ column tile also sum dy over their pixels: the bias gradient, [SPLIT, OC].
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
 from ._util import (
-    cdiv, dot_precision, is_interpreted, next_pow2, pick_configs, pow2_align, sm_count, upcast_dot,
+    cdiv, dot_precision, is_interpreted, next_pow2, pixel_align, reduce_partials, split_count, split_partials,
+    upcast_dot,
 )
+from .launch import autotune, pixel_coords, tile_configs
 
 
-GPU_CONFIGS = [
-    triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}, num_warps=wp, num_stages=st)
-    for bm, bn, bk, wp, st in [
-        (64, 64, 64, 4, 3),
-        (128, 64, 32, 4, 3),
-        (64, 128, 32, 4, 3),
-        (128, 128, 32, 8, 3),
-        (32, 64, 64, 4, 3),
-        (32, 128, 64, 4, 3),
-        (16, 64, 128, 4, 3),
-        (16, 128, 64, 4, 3),
-        (32, 32, 128, 4, 3),
-    ]
-]
+# (BLOCK_M, BLOCK_N, BLOCK_K, num_warps); all with 3 stages; the first is the default
+GPU_CONFIGS = tile_configs(("BLOCK_M", "BLOCK_N", "BLOCK_K"), [
+    (64, 64, 64, 4), (128, 64, 32, 4), (64, 128, 32, 4), (128, 128, 32, 8), (32, 64, 64, 4),
+    (32, 128, 64, 4), (16, 64, 128, 4), (16, 128, 64, 4), (32, 32, 128, 4),
+], stages=(3,))
 # interpreter: one config; 8 output channels per tile so small tests cross group boundaries
 INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 8, "BLOCK_N": 32, "BLOCK_K": 256}, num_warps=4)
 
@@ -55,11 +47,8 @@ def _prune(configs, named_args, **kwargs):
     return kept or configs[:1]
 
 
-@triton.autotune(
-    configs=pick_configs(GPU_CONFIGS, INTERPRETER_CONFIG),
-    key=["P_TOTAL", "OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"],
-    prune_configs_by={"early_config_prune": _prune},
-)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, prune=_prune,
+          key=["P_TOTAL", "OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"])
 @triton.jit
 def _igemm_wgrad_kernel(
     x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
@@ -116,17 +105,13 @@ def _igemm_wgrad_kernel(
     for p0 in range(p_start, p_end, BLOCK_K):
         offs_k = p0 + tl.arange(0, BLOCK_K)
         k_mask = offs_k < p_end
-        ow = offs_k % OW
-        t = offs_k // OW
-        oh = t % OH
-        nb = (t // OH).to(tl.int64)
-
+        nb, oh, ow, ih0, iw0 = pixel_coords(offs_k, OH, OW, stride_h, stride_w, pad_h, pad_w)
         dy_pix = tl.multiple_of(nb * sdn + oh * sdh + ow * sdw, ALIGN_D)
         a_ptrs = dy_ptr + (offs_m * sdc)[:, None] + dy_pix[None, :]
         a = tl.load(a_ptrs, mask=m_mask[:, None] & k_mask[None, :], other=0.0)
 
-        ih = (oh * stride_h - pad_h)[:, None] + kh[None, :]
-        iw = (ow * stride_w - pad_w)[:, None] + kw[None, :]
+        ih = ih0[:, None] + kh[None, :]
+        iw = iw0[:, None] + kw[None, :]
         b_mask = (k_mask[:, None] & n_mask[None, :]) & ((ih >= 0) & (ih < H)) & ((iw >= 0) & (iw < W))
         pix = tl.multiple_of((nb * sxn)[:, None] + ih * sxh + iw * sxw, [ALIGN_X, ALIGN_X])
         b = tl.load(x_ptr + pix + x_chan[None, :], mask=b_mask, other=0.0)
@@ -157,40 +142,23 @@ def _igemm_wgrad_kernel(
 
 INTERPRETED = is_interpreted(_igemm_wgrad_kernel)
 
-#: group widths from which the window-outer column order is used
-WINDOW_OUTER_MIN_CG = 32
 
-
-def _split_count(p_total: int, tiles: int, device: torch.device) -> int:
-    """How many programs share the pixel reduction: enough to fill the GPU, not tiny slices."""
-    if INTERPRETED or device.type != "cuda":
-        return 1
-    want = max(1, (4 * sm_count(device)) // max(1, tiles))
-    return max(1, min(want, p_total // 512, 512))
-
-
-def conv_weight_grad_gemm(x, grad_out, weight_shape, stride, padding, groups, need_bias, window_outer=None):
+def conv_weight_grad_gemm(x, grad_out, weight_shape, stride, padding, groups, need_bias, *, window_outer: bool):
     """Weight gradient (fp32, shape ``weight_shape``) and, when ``need_bias``, the bias gradient (fp32).
 
-    ``window_outer``: column order (None: window outer when C/groups >= WINDOW_OUTER_MIN_CG).
+    ``window_outer``: the column order (``kernels.algorithms`` chooses it by group width).
     """
     n, c, h, w = x.shape
     oc, cg, kh, kw = weight_shape
     _, _, oh, ow = grad_out.shape
     p_total = n * oh * ow
     ocg = oc // groups
-    if window_outer is None:
-        window_outer = cg >= WINDOW_OUTER_MIN_CG
     # most channels a row tile can span (groups touched by 128 rows), for the split heuristic
     tiles = cdiv(oc, 64) * cdiv(min(groups, cdiv(128, max(ocg, 1)) + 1) * cg * kh * kw, 64)
-    split = _split_count(p_total, tiles, x.device)
-    per_split = cdiv(max(p_total, 1), split)
-    split = cdiv(max(p_total, 1), per_split)
-    dwp = torch.zeros((split, oc, cg, kh, kw), dtype=torch.float32, device=x.device)
-    dbp = torch.zeros((split, oc), dtype=torch.float32, device=x.device) if need_bias else dwp
+    split = split_count(p_total, tiles, x.device, INTERPRETED, min_pixels=512, cap=512)
+    split, per_split, dwp, dbp = split_partials(p_total, split, weight_shape, need_bias, x.device)
     # alignment hints for channels_last (channel stride 1): pixel offsets, first channel of a group
-    align_x = pow2_align(x.stride(0), x.stride(2), x.stride(3), cg) if x.stride(1) == 1 else 1
-    align_d = pow2_align(grad_out.stride(0), grad_out.stride(2), grad_out.stride(3)) if grad_out.stride(1) == 1 else 1
+    align_x, align_d = pixel_align(x, extra=(cg,)), pixel_align(grad_out)
     if p_total > 0 and oc > 0 and cg * kh * kw > 0:
 
         def ct_max(bm):  # channels of the widest row tile: groups it can touch x CG
@@ -210,6 +178,4 @@ def conv_weight_grad_gemm(x, grad_out, weight_shape, stride, padding, groups, ne
             PRECISION=dot_precision(x.dtype), UPCAST=upcast_dot(INTERPRETED, x.dtype),
             WINDOW_OUTER=bool(window_outer), ALIGN_X=align_x, ALIGN_D=align_d,
         )
-    dw = dwp.sum(0) if split > 1 else dwp[0]
-    db = (dbp.sum(0) if split > 1 else dbp[0]) if need_bias else None
-    return dw, db
+    return reduce_partials(dwp, dbp, need_bias)

@@ -28,7 +28,8 @@ import pytest  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import kernels  # noqa: E402
-from kernels import bench, grouped_conv as gc, policy  # noqa: E402
+from kernels import algorithms, bench, grouped_conv as gc, policy  # noqa: E402
+from kernels.environment import environment  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,12 @@ def case_id(cs):
             f"_{cs['h']}x{cs['w']}_{'cl' if cs['cl'] else 'nchw'}_{'b' if cs['bias'] else 'nob'}_{dt}_{cs['algo']}")
 
 
+def other_family(cg):
+    """A kernel family (of ``algorithms.TABLE``) that "auto" does not pick at group width ``cg``."""
+    auto = algorithms.pick("auto", cg).family
+    return next(f for f in algorithms.FAMILIES if f != auto)
+
+
 def _cases():
     rng = random.Random(20240607)
     pairs = [(c, g) for c in range(1, 17) for g in divisors(c)]  # 50 pairs
@@ -79,17 +86,20 @@ def _cases():
     # every pair through the public op (auto dispatch, autograd) ...
     for c, g in pairs:
         cases.append(make_case(rng, c, g))
-    # ... and every pair again with the other algorithm forced (launchers called directly):
+    # ... and every pair again with the other family forced (launchers called directly):
     # the implicit GEMM where auto picks the direct kernel (C/g <= 8) and vice versa
     for c, g in pairs:
-        cases.append(make_case(rng, c, g, algo="gemm" if c // g <= gc.DIRECT_MAX_CG else "direct"))
-    # the window-outer GEMM loop order (auto uses it from C/g >= 32) on a spread of pairs
-    for c, g in pairs[1::4]:
-        cases.append(make_case(rng, c, g, algo="gemm_window"))
-    # low precision: a spread of pairs
+        cases.append(make_case(rng, c, g, algo=other_family(c // g)))
+    # the rows auto reaches only beyond these pairs (gemm_window, from C/g 32), forced on a spread
+    for row in algorithms.TABLE:
+        if row.min_cg > max(c // g for c, g in pairs):
+            for c, g in pairs[1::4]:
+                cases.append(make_case(rng, c, g, algo=row.name))
+    # low precision: a spread of pairs, auto and every family
+    algos = ("auto", *algorithms.FAMILIES)
     for i, (c, g) in enumerate(pairs[::3]):
         cases.append(make_case(rng, c, g, dtype=(torch.float16, torch.bfloat16)[i % 2],
-                               algo=("auto", "direct", "gemm")[i % 3]))
+                               algo=algos[i % len(algos)]))
     # wider channels: several channel tiles, groups straddling tiles, the window-outer order in auto
     wide = [
         (1, 24, 48, 24, 3, 2, 1, 6, 7, True, True, "auto"),  # depthwise x2 multiplier, direct
@@ -180,7 +190,28 @@ def test_cases_cover_every_divisor():
     assert seen == {(c, g) for c in range(1, 17) for g in divisors(c)}
     assert {cs["k"] for cs in CASES} == {1, 3, 5}
     assert {cs["s"] for cs in CASES} == {1, 2} and {cs["p"] for cs in CASES} == {0, 1, 2}
-    assert {cs["algo"] for cs in CASES} == {"auto", "direct", "gemm", "gemm_window"}
+    # every row of the algorithm table runs, and "auto" and every family name are used
+    assert {algorithms.pick(cs["algo"], cs["c"] // cs["g"]).name for cs in CASES} == set(algorithms.BY_NAME)
+    assert {cs["algo"] for cs in CASES} >= {"auto", *algorithms.FAMILIES}
+
+
+def test_algorithm_table():
+    """Under "auto" every group width has exactly one row; names, families and launchers resolve."""
+    for cg in range(1, 200):
+        assert sum(row.serves(cg) for row in algorithms.TABLE) == 1, cg
+        assert algorithms.pick("auto", cg).serves(cg)
+    assert algorithms.pick("auto", gc.DIRECT_MAX_CG).name == "direct"
+    assert algorithms.pick("auto", gc.DIRECT_MAX_CG + 1).family == "gemm"
+    assert algorithms.pick("gemm", 1).name == "gemm_flat" and algorithms.pick("gemm", 64).name == "gemm_window"
+    assert algorithms.pick("direct", 64).name == "direct"
+    assert gc.ALGORITHMS == ("auto", "direct", "gemm", "gemm_flat", "gemm_window")
+    with pytest.raises(ValueError, match="algo must be one of"):
+        algorithms.pick("winograd", 4)
+    assert set(algorithms.modules()) == {"direct_depthwise", "direct_depthwise_wgrad", "implicit_gemm",
+                                         "implicit_gemm_wgrad"}
+    for row in algorithms.TABLE:
+        for ref in (row.forward, row.weight_grad):
+            assert callable(algorithms.resolve(ref))
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,13 +230,15 @@ def test_memory_format_follows_input(cg):
     assert rel_err(yc, F.conv2d(x.double(), w.double(), None, 1, 1, 1, 12 // cg)) < 1e-4
 
 
+FORWARD_KERNELS = {row.family: row.forward_kernel for row in reversed(algorithms.TABLE)}
+
+
 @cpu_triton
-@pytest.mark.parametrize("module,name", [("implicit_gemm", "_igemm_fwd_kernel"),
-                                         ("direct_depthwise", "_direct_fwd_kernel")])
-def test_channels_last_read_in_place(monkeypatch, module, name):
+@pytest.mark.parametrize("family", list(FORWARD_KERNELS))
+def test_channels_last_read_in_place(monkeypatch, family):
     """The kernel receives the caller's channels_last storage itself (no hidden .contiguous())."""
-    mods = gc._kernels()
-    kern = getattr(mods[module], name)
+    gc._kernels()
+    kern = algorithms.resolve(FORWARD_KERNELS[family])
     seen = []
     original = kern.run
 
@@ -216,7 +249,7 @@ def test_channels_last_read_in_place(monkeypatch, module, name):
     monkeypatch.setattr(kern, "run", spy)
     x = torch.randn(2, 8, 5, 5).to(memory_format=torch.channels_last)
     w = torch.randn(8, 4, 3, 3)
-    gc.conv_forward(x, w, None, [1, 1], [1, 1], 2, algo="gemm" if module == "implicit_gemm" else "direct")
+    gc.conv_forward(x, w, None, [1, 1], [1, 1], 2, algo=family)
     assert seen == [(x.data_ptr(), tuple(x.stride()))]
 
 
@@ -226,7 +259,7 @@ def test_arbitrary_strided_views():
     x = base[:, 1:9, 1:, ::2]  # neither NCHW- nor channels_last-contiguous
     w = torch.randn(8, 2, 3, 3)
     ref = F.conv2d(x.double(), w.double(), None, 1, 1, 1, 4)
-    for algo in ("direct", "gemm"):
+    for algo in algorithms.FAMILIES:
         assert rel_err(gc.conv_forward(x, w, None, [1, 1], [1, 1], 4, algo), ref) < 1e-4
     # zero-stride grad_output (y.sum().backward()) and non-square stride/padding
     xr = x.detach().requires_grad_()
@@ -452,8 +485,22 @@ def test_policy_decides_from_measured_rows(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# benchmark: CPU smoke test and the goal arithmetic
+# benchmark: CPU smoke test, the goal arithmetic, the environment record
 # --------------------------------------------------------------------------------------------
+def test_environment_record():
+    env = environment(torch.device("cpu"), argv=["python -m kernels.bench", "--quick"])
+    assert env == {**environment("cpu"), "date": env["date"], "command": "python -m kernels.bench --quick"}
+    for key in ("device", "device_name", "device_type", "cpu", "torch", "triton", "fvcore", "cuda", "cudnn",
+                "torch_threads", "python", "platform", "git_commit", "git_dirty", "date"):
+        assert key in env
+    assert env["device_type"] == "cpu" and env["torch"] == torch.__version__ and "command" not in environment()
+    assert env["git_commit"] is None or len(env["git_commit"]) == 40
+    assert env["date"][:4].isdigit() and env["date"][10] == "T"
+    if torch.cuda.is_available():
+        gpu = environment("cuda")
+        assert gpu["device_name"] == torch.cuda.get_device_name(0) and gpu["sm_count"] > 0
+
+
 def test_bench_without_gpu_exits_2_with_one_line():
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     env.pop("TRITON_INTERPRET", None)
@@ -544,7 +591,7 @@ def test_bench_measurement_dry_run_cpu(monkeypatch, tmp_path):
 def _gpu_cases():
     rng = random.Random(99)
     pairs = [(c, g) for c in range(1, 17) for g in divisors(c)]
-    cases = [make_case(rng, c, g, algo=a) for c, g in pairs for a in ("auto", "direct", "gemm", "gemm_window")]
+    cases = [make_case(rng, c, g, algo=a) for c, g in pairs for a in algorithms.ALGORITHMS]
     cases += [make_case(rng, c, g, dtype=dt) for c, g in pairs[::2] for dt in (torch.float16, torch.bfloat16)]
     return cases
 
@@ -583,12 +630,8 @@ def test_xception_middle_gpu(groups, dtype, monkeypatch):
         assert rel_err(a, r) < tol
 
 
-KERNEL_FILES = [
-    ("implicit_gemm", "_igemm_fwd_kernel", ("gemm_flat", "gemm_window")),
-    ("direct_depthwise", "_direct_fwd_kernel", ("direct",)),
-    ("implicit_gemm_wgrad", "_igemm_wgrad_kernel", ("gemm_flat", "gemm_window")),
-    ("direct_depthwise_wgrad", "_direct_wgrad_kernel", ("direct",)),
-]
+# (module, kernel, the table rows launching it), from the algorithm table
+KERNEL_FILES = [(*ref.rsplit(".", 1), names) for ref, names in algorithms.kernels().items()]
 
 
 @pytest.mark.gpu
