@@ -25,20 +25,15 @@ fraction  max(FLOPs / peak_FLOPs, bytes / peak_BW) / time  and the bandwidth fra
 (bytes / peak_BW) / time, with peaks measured in the same run (a large matmul per precision for
 compute, a large device copy for bandwidth), and the speedup against cuDNN.
 
-Output: ``<out>/kernels_<device>_<date>.json`` (environment record, peaks, rows, goal checks) and a
-printed table, then the issue-7 goal checks as PASS/MISS lines:
-
-* intermediate (4 <= C/g <= 64, not dense) fwd+bwd: geomean speedup vs cuDNN >= 1.5 and geomean
-  roofline fraction >= 0.6 (for these shapes the roofline bound is the memory-bound limit);
-* depthwise: forward bandwidth fraction >= 0.8 of the measured copy bandwidth, >= 1.0x cuDNN
-  channels_last, >= 1.5x torch on NCHW (geomeans);
-* dense (g <= 4, C/g >= 16): geomean speedup vs cuDNN >= 0.9;
-* no cliff: at fixed channels/shape/precision/pass, Triton time non-increasing in g (5% tolerance).
+Output: ``<out>/kernels_<device>_<date>.json`` (environment record of ``kernels.environment``, peaks,
+rows, goal checks) and a printed table, then the issue-7 goal checks as PASS/MISS lines (the goals
+and the table format: ``kernels.bench_goals``).
 
 Flags: ``--quick`` (a few shapes), ``--out DIR``, ``--dtype bf16,tf32,fp32``,
 ``--shapes middle,entry,cifar``, ``--passes fwd,fwdbwd``, ``--no-compile``, ``--format``,
-``--compare-algos`` (extra rows ``triton:direct``, ``triton:gemm_flat``, ``triton:gemm_window`` with
-the algorithm forced, for C/g <= 64: where the direct/GEMM crossover really is on this GPU).
+``--compare-algos`` (extra rows ``triton:<name>`` for every row of ``kernels.algorithms.TABLE``
+(direct, gemm_flat, gemm_window) with the algorithm forced, for C/g <= 64: where the direct/GEMM
+crossover really is on this GPU).
 """
 
 from __future__ import annotations
@@ -48,22 +43,24 @@ import datetime as _dt
 import json
 import math
 import os
-import platform
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from .algorithms import TABLE
+from .bench_goals import PRECISIONS, format_checks, format_table, goal_checks
+from .environment import environment
 
 NO_GPU_LINE = "kernels.bench needs a CUDA GPU (none found)"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
 
-PRECISIONS = ("bf16", "tf32", "fp32")
 SUITES = ("middle", "entry", "cifar")
 PASSES = ("fwd", "fwdbwd")
 
-CLIFF_TOLERANCE = 1.05
+#: --compare-algos times the forced algorithms up to this group width
+COMPARE_MAX_CG = 64
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,142 +121,9 @@ def conv_cost(batch, channels, groups, hw_h, hw_w, k, elsize, pass_):
     return 3 * 2 * macs, (x + w + y + y + x + w + x + w) * elsize
 
 
-def geomean(values):
-    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
-    if not vals:
-        return None
-    return math.exp(sum(math.log(v) for v in vals) / len(vals))
-
-
-# --------------------------------------------------------------------------------------------
-# goal checks (pure functions of the rows: testable without a GPU)
-# --------------------------------------------------------------------------------------------
-def _ok(rows):
-    return [r for r in rows if r.get("ms") is not None and not r.get("error")]
-
-
-def goal_checks(rows) -> list:
-    """The issue-7 goals as dicts {name, precision, status: PASS|MISS|N/A, value, target, detail}."""
-    checks = []
-    rows = _ok(rows)
-    triton = [r for r in rows if r["backend"] == "triton"]
-    precs = sorted({r["precision"] for r in triton}, key=lambda p: PRECISIONS.index(p) if p in PRECISIONS else 9)
-
-    def check(name, prec, value, target, detail, n):
-        if value is None or n == 0:
-            status = "N/A"
-        else:
-            status = "PASS" if value >= target else "MISS"
-        checks.append(dict(name=name, precision=prec, status=status, value=value, target=target,
-                           detail=detail, rows=n))
-
-    for prec in precs:
-        tr = [r for r in triton if r["precision"] == prec]
-        inter = [r for r in tr if r["pass"] == "fwdbwd" and 4 <= r["group_width"] <= 64 and r["groups"] > 1]
-        check("intermediate C/g 4..64 fwd+bwd speedup vs cuDNN (geomean)", prec,
-              geomean([r.get("speedup_vs_cudnn") for r in inter]), 1.5, "x", len(inter))
-        check("intermediate C/g 4..64 fwd+bwd fraction of roofline/memory-bound limit (geomean)", prec,
-              geomean([r.get("roofline_fraction") for r in inter]), 0.6, "fraction", len(inter))
-
-        dw_fwd = [r for r in tr if r["group_width"] == 1 and r["pass"] == "fwd"]
-        dw_all = [r for r in tr if r["group_width"] == 1]
-        check("depthwise fwd fraction of copy bandwidth (geomean)", prec,
-              geomean([r.get("bandwidth_fraction") for r in dw_fwd]), 0.8, "fraction", len(dw_fwd))
-        check("depthwise speedup vs cuDNN channels_last (geomean)", prec,
-              geomean([r.get("speedup_vs_cudnn") for r in dw_all]), 1.0, "x", len(dw_all))
-        check("depthwise speedup vs torch NCHW depthwise (geomean)", prec,
-              geomean([r.get("speedup_vs_cudnn_nchw") for r in dw_all]), 1.5, "x",
-              len([r for r in dw_all if r.get("speedup_vs_cudnn_nchw")]))
-
-        dense = [r for r in tr if r["groups"] <= 4 and r["group_width"] >= 16]
-        check("dense g<=4 speedup vs cuDNN (geomean)", prec,
-              geomean([r.get("speedup_vs_cudnn") for r in dense]), 0.9, "x", len(dense))
-
-        # no cliff: time non-increasing in g at fixed everything else
-        series = {}
-        for r in tr:
-            key = (r["suite"], r["batch"], r["channels"], r["height"], r["width"], r["pass"], r["memory_format"])
-            series.setdefault(key, []).append(r)
-        worst, offenders, n = 1.0, [], 0
-        for key, rs in series.items():
-            rs = sorted(rs, key=lambda r: r["groups"])
-            for a, b in zip(rs, rs[1:]):
-                n += 1
-                ratio = b["ms"] / a["ms"]
-                if ratio > worst:
-                    worst = ratio
-                if ratio > CLIFF_TOLERANCE:
-                    offenders.append(f"{key[0]} C={key[2]} {key[3]}x{key[4]} b{key[1]} {key[5]}: "
-                                     f"g {a['groups']}->{b['groups']} x{ratio:.2f}")
-        status = "N/A" if n == 0 else ("PASS" if not offenders else "MISS")
-        checks.append(dict(name=f"no cliff: time non-increasing in g (tolerance {CLIFF_TOLERANCE:.2f})",
-                           precision=prec, status=status, value=worst, target=CLIFF_TOLERANCE,
-                           detail="; ".join(offenders[:6]), rows=n))
-    return checks
-
-
-def format_checks(checks) -> list:
-    lines = []
-    for c in checks:
-        val = "n/a" if c["value"] is None else f"{c['value']:.3g}"
-        op = "<=" if c["name"].startswith("no cliff") else ">="
-        extra = f"  [{c['detail']}]" if c["name"].startswith("no cliff") and c["detail"] else ""
-        lines.append(f"{c['status']:4s} [{c['precision']}] {c['name']}: {val} (target {op} {c['target']}, "
-                     f"{c['rows']} rows){extra}")
-    return lines
-
-
-def format_table(rows) -> list:
-    head = (f"{'suite':7s} {'pass':6s} {'prec':4s} {'B':>4s} {'C':>4s} {'HxW':>6s} {'g':>4s} {'C/g':>4s} "
-            f"{'backend':18s} {'ms':>8s} {'p20':>8s} {'p80':>8s} {'TFLOP/s':>8s} {'GB/s':>7s} "
-            f"{'roof':>5s} {'vs cuDNN':>8s}")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        if r.get("error"):
-            lines.append(f"{r['suite']:7s} {r['pass']:6s} {r['precision']:4s} {r['batch']:4d} {r['channels']:4d} "
-                         f"{r['height']:>3d}x{r['width']:<2d} {r['groups']:4d} {r['group_width']:4d} "
-                         f"{r['backend']:18s} error: {r['error'][:60]}")
-            continue
-        sp = r.get("speedup_vs_cudnn")
-        lines.append(
-            f"{r['suite']:7s} {r['pass']:6s} {r['precision']:4s} {r['batch']:4d} {r['channels']:4d} "
-            f"{r['height']:>3d}x{r['width']:<2d} {r['groups']:4d} {r['group_width']:4d} {r['backend']:18s} "
-            f"{r['ms']:8.4f} {r['ms_p20']:8.4f} {r['ms_p80']:8.4f} {r['tflops']:8.2f} {r['gbps']:7.0f} "
-            f"{r['roofline_fraction']:5.2f} {('' if sp is None else f'{sp:.2f}x'):>8s}"
-        )
-    return lines
-
-
 # --------------------------------------------------------------------------------------------
 # measurement (CUDA only)
 # --------------------------------------------------------------------------------------------
-def _environment(argv):
-    import torch
-    import triton
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, timeout=10)
-        commit = commit.stdout.strip() if commit.returncode == 0 else None
-    except Exception:
-        commit = None
-    props = torch.cuda.get_device_properties(0)
-    return dict(
-        device_name=torch.cuda.get_device_name(0),
-        compute_capability=f"{props.major}.{props.minor}",
-        sm_count=props.multi_processor_count,
-        memory_gib=round(props.total_memory / 2**30, 1),
-        torch=torch.__version__,
-        triton=triton.__version__,
-        cuda=torch.version.cuda,
-        cudnn=torch.backends.cudnn.version(),
-        python=platform.python_version(),
-        date=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        git_commit=commit,
-        command=" ".join(["python -m kernels.bench"] + list(argv)),
-    )
-
-
 def _set_precision(prec):
     import torch
 
@@ -311,9 +175,9 @@ def _compiled_conv(groups):
 def measure_shape(shape, prec, passes, fmt, use_compile, peaks, device="cuda", algos=()):
     """Rows for one (shape, precision): every backend, every pass.
 
-    ``algos``: extra Triton rows with one algorithm forced ("direct", "gemm_flat", "gemm_window"),
+    ``algos``: extra Triton rows with one algorithm forced (names of ``kernels.algorithms.TABLE``),
     backend "triton:<algo>", timed through the launchers (forward; forward + grad_input +
-    grad_weight), to place the direct/GEMM crossover (``grouped_conv.DIRECT_MAX_CG``) on a GPU.
+    grad_weight), to place the direct/GEMM crossover (``algorithms.DIRECT_MAX_CG``) on a GPU.
     ``device`` other than cuda only for a dry run of this code in tests, with ``_bench`` replaced.
     """
     import torch
@@ -447,8 +311,8 @@ def _parse(argv):
                    help="memory format of all tensors (default channels_last)")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
     p.add_argument("--compare-algos", action="store_true",
-                   help="also time each Triton algorithm forced (direct, gemm_flat, gemm_window) for "
-                        "C/g <= 64, to place the direct/GEMM crossover")
+                   help=f"also time each Triton algorithm forced ({', '.join(a.name for a in TABLE)}) "
+                        f"for C/g <= {COMPARE_MAX_CG}, to place the direct/GEMM crossover")
     args = p.parse_args(argv)
 
     def pick(value, allowed, flag):
@@ -487,7 +351,7 @@ def main(argv=None) -> int:
         except Exception:  # pragma: no cover - torch.compile unavailable: its rows record the error
             pass
 
-    env = _environment(argv)
+    env = environment("cuda", argv=["python -m kernels.bench", *argv])
     print(f"# {env['device_name']}  torch {env['torch']}  triton {env['triton']}  CUDA {env['cuda']}  "
           f"cuDNN {env['cudnn']}  commit {env['git_commit']}")
     peaks = measure_peaks(args.dtype)
@@ -498,7 +362,7 @@ def main(argv=None) -> int:
     for prec in args.dtype:
         for shape in shapes:
             cg = shape["channels"] // shape["groups"]
-            algos = ("direct", "gemm_flat", "gemm_window") if args.compare_algos and cg <= 64 else ()
+            algos = tuple(a.name for a in TABLE) if args.compare_algos and cg <= COMPARE_MAX_CG else ()
             new = measure_shape(shape, prec, args.passes, args.format, not args.no_compile, peaks, algos=algos)
             rows.extend(new)
             for line in format_table(new)[2:]:

@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import kernels  # noqa: E402
-from kernels import algorithms, bench, grouped_conv as gc, policy  # noqa: E402
+from kernels import algorithms, bench, bench_goals, grouped_conv as gc, policy  # noqa: E402
 from kernels.environment import environment  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -533,7 +533,7 @@ def test_bench_goal_checks():
 
     rows = [row(1, 3.0, 1.0), row(2, 2.0, 0.95), row(4, 1.5, 0.92), row(14, 1.0, 1.6), row(28, 0.9, 1.7),
             row(182, 0.5, 2.0, roof=0.5), row(728, 0.6, 1.2, nchw=2.0, pass_="fwd"), row(728, 0.4, 1.1, nchw=1.6)]
-    checks = {c["name"].split(" (")[0]: c for c in bench.goal_checks(rows)}
+    checks = {c["name"].split(" (")[0]: c for c in bench_goals.goal_checks(rows)}
     inter = checks["intermediate C/g 4..64 fwd+bwd speedup vs cuDNN"]
     assert inter["status"] == "PASS" and inter["rows"] == 3  # g=14 (52), 28 (26), 182 (4)
     assert checks["dense g<=4 speedup vs cuDNN"]["status"] == "PASS"
@@ -541,9 +541,9 @@ def test_bench_goal_checks():
     cliff = checks["no cliff: time non-increasing in g"]
     assert cliff["status"] == "PASS"  # fwd and fwdbwd series apart; 0.5 -> 0.4 non-increasing
     rows.append(row(364, 0.9, 1.0))  # 182 -> 364 gets slower: a cliff
-    checks = {c["name"].split(" (")[0]: c for c in bench.goal_checks(rows)}
+    checks = {c["name"].split(" (")[0]: c for c in bench_goals.goal_checks(rows)}
     assert checks["no cliff: time non-increasing in g"]["status"] == "MISS"
-    lines = bench.format_checks(bench.goal_checks(rows))
+    lines = bench_goals.format_checks(bench_goals.goal_checks(rows))
     assert all(line.split()[0] in ("PASS", "MISS", "N/A") for line in lines)
 
 
@@ -575,8 +575,8 @@ def test_bench_measurement_dry_run_cpu(monkeypatch, tmp_path):
     tri = [r for r in rows if r["backend"] == "triton"]
     assert all(r["speedup_vs_cudnn"] == 2.0 and r["speedup_vs_cudnn_nchw"] == 3.0 for r in tri)
     assert tri[0]["group_width"] == 1 and tri[0]["pass"] == "fwd" and tri[1]["pass"] == "fwdbwd"
-    checks = bench.goal_checks(rows)
-    assert bench.format_table(rows) and bench.format_checks(checks)
+    checks = bench_goals.goal_checks(rows)
+    assert bench_goals.format_table(rows) and bench_goals.format_checks(checks)
     env = dict(device_name="Fake GPU", torch=torch.__version__)
     path = bench.write_results(tmp_path, env, {}, rows, checks)
     assert path.name.startswith("kernels_fake-gpu_") and json.loads(path.read_text())["rows"]
