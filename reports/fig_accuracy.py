@@ -1,0 +1,155 @@
+"""Figures of accuracy: along the spectrum at each matched budget (with intervals), per epoch for
+each order x nonlinearity variant, and the error EDFs of the two ends and the intermediate points."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+from scipy.special import stdtrit
+
+from .data import completed, missing_reason
+from .plotstyle import (
+    REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, percent_range,
+    segment_ticks,
+)
+
+__all__ = ["accuracy_vs_segments", "per_epoch", "error_edf"]
+
+CONFIDENCE = 0.95
+
+
+def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Section:
+    """Mean accuracy over seeds at each segment count, a t interval, the single seeds, the two ends."""
+    why = missing_reason(df, "accuracy", "accuracy") or missing_reason(df, "segments", "segment count")
+    if why:
+        return Section(title, note=NoData(why))
+    p = pts[pts["segments"].notna()]
+    if p.empty:
+        return Section(title, note=NoData("No completed trial records a segment count."))
+    # the best point at each segment count and budget (other axes, if any, chosen by mean accuracy)
+    best = p.sort_values(["budget_label", "segments", "accuracy"], ascending=[True, True, False], kind="stable")
+    best = best.drop_duplicates(["budget_label", "segments"]).reset_index(drop=True)
+    n = best["n_seeds"].astype("float64")
+    t = stdtrit(n.where(n > 1) - 1, 0.5 + CONFIDENCE / 2)  # the Student-t quantile (NaN for one seed)
+    half = 100 * t * best["accuracy_sd"] / np.sqrt(n)
+    mean = 100 * best["accuracy"].astype("float64")
+    lo, hi = (mean - half).clip(0, 100), (mean + half).clip(0, 100)  # an interval never leaves 0-100%
+    best = best.assign(
+        budget=esc_col(best["budget_label"]), segments=best["segments"].astype("float64"), mean=mean,
+        plus=(hi - mean).fillna(0), minus=(mean - lo).fillna(0),
+        hover=[
+            esc(f"{lab}: {m:.2f}% mean of {int(k)} seed(s)" + (f", 95% CI {a:.2f} to {b:.2f}%" if k > 1 else ", one seed: no CI"))
+            for lab, m, k, a, b in zip(best["point_label"], mean, n, lo, hi)
+        ],
+    )
+    colors = budget_colors(best["budget"])
+    fig = px.line(
+        best, x="segments", y="mean", color="budget", error_y="plus", error_y_minus="minus", markers=True,
+        log_x=True, color_discrete_map=colors, custom_data=["hover"], template=TEMPLATE,
+    )
+    fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>", error_y=dict(thickness=1.2, width=4))
+    seeds = best[["budget", "segments", "accs"]].explode("accs").dropna(subset=["accs"])
+    seeds["accuracy"] = 100 * seeds["accs"].astype("float64")
+    for budget, g in seeds.groupby("budget", sort=False):  # every seed, faint
+        fig.add_scatter(x=g["segments"], y=g["accuracy"], mode="markers", legendgroup=budget, showlegend=False,
+                        marker=dict(color=colors[budget], size=4, opacity=0.35), hoverinfo="skip")
+    ends = best[best["region"].isin(["regular", "depthwise"])]
+    for budget, g in ends.groupby("budget", sort=False):  # the two ends, marked
+        fig.add_scatter(
+            x=g["segments"], y=g["mean"], mode="markers+text", text=g["region"], textposition="top center",
+            textfont=dict(size=10, color=colors[budget]), legendgroup=budget, showlegend=False, hoverinfo="skip",
+            marker=dict(symbol=g["region"].map({"regular": "square", "depthwise": "diamond"}), size=15,
+                        color="rgba(0,0,0,0)", line=dict(color=colors[budget], width=2)),
+        )
+    ticks = segment_ticks(p["segments"])
+    layout(
+        fig,
+        x="segment count (groups of the k×k conv; 1 = regular, base width = depthwise), log scale",
+        y="validation accuracy (%), mean over seeds ± 95% CI",
+        xlog=True,
+        legend_title="matched budget",
+    )
+    fig.update_xaxes(tickvals=ticks, ticktext=[str(t) for t in ticks])
+    fig.update_yaxes(range=percent_range(lo, hi, seeds["accuracy"], mean))
+    varied = [c for c in ("order", "activation") if p[c].nunique() > 1]
+    caption = (
+        "One line per matched budget: the mean accuracy over seeds at each segment count with a 95% "
+        "Student-t interval (clipped to 0-100%); faint dots are the single seeds; the two ends are marked."
+        + (f" Where the space varies {' and '.join(varied)}, each segment count shows its best variant (hover for which)."
+           if varied else "")
+    )
+    return Section(title, figure=fig, caption=caption)
+
+
+def per_epoch(df: pd.DataFrame, title: str) -> Section:
+    """Validation accuracy after each epoch, averaged per (order, nonlinearity) variant."""
+    c = completed(df)
+    miss = [col for col in ("order", "activation") if col in df.attrs.get("missing_columns", ())]
+    if len(miss) == 2:
+        return Section(title, note=NoData("trials.csv has neither `order` nor `activation`, so there are no variants to compare."))
+    if c.empty:
+        return Section(title, note=NoData("No completed trial yet, so there are no learning curves to plot."))
+    if c["order"].nunique() <= 1 and c["activation"].nunique() <= 1:
+        o = c["order"].iloc[0] or "unrecorded"
+        a = c["activation"].iloc[0] or "unrecorded"
+        space = (c["space"].iloc[0] or "this") if "space" in c else "this"
+        return Section(title, note=NoData(
+            f"Not shown: the {space} space does not vary the order or the nonlinearity "
+            f"(every completed trial is {o} / {a}), so there is only one variant."
+        ))
+    why = missing_reason(df, "accuracy_per_epoch", "per-epoch accuracy")
+    curves = c[c["accuracy_per_epoch"].map(lambda v: isinstance(v, list) and len(v) > 0)] if why is None else c.iloc[:0]
+    if why is None and curves.empty:
+        why = "No completed trial recorded a non-empty `accuracy_per_epoch`, so there are no learning curves."
+    if why:
+        return Section(title, note=NoData(why))
+    long = curves[["order", "activation", "accuracy_per_epoch"]].reset_index(drop=True).rename_axis("trial").reset_index()
+    long = long.explode("accuracy_per_epoch")
+    long["epoch"] = long.groupby("trial").cumcount() + 1
+    long["accuracy"] = 100 * pd.to_numeric(long["accuracy_per_epoch"], errors="coerce")
+    mean = long.groupby(["order", "activation", "epoch"], as_index=False).agg(
+        accuracy=("accuracy", "mean"), trials=("trial", "nunique"))
+    mean["order"], mean["activation"] = esc_col(mean["order"]), esc_col(mean["activation"])
+    mean["hover"] = [f"{o} / {a} ({k} trials), epoch {e}: {m:.2f}%"
+                     for o, a, k, e, m in zip(mean["order"], mean["activation"], mean["trials"], mean["epoch"], mean["accuracy"])]
+    fig = px.line(
+        mean, x="epoch", y="accuracy", color="activation", line_dash="order", markers=True, custom_data=["hover"],
+        category_orders={c: sorted(mean[c].unique()) for c in ("activation", "order")}, template=TEMPLATE,
+    )
+    fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>")
+    layout(fig, x="epoch (count)", y="validation accuracy (%), mean over trials", legend_title="activation, order")
+    caption = (
+        "One line per variant (order, intermediate nonlinearity): validation accuracy after each epoch, "
+        "averaged over every completed trial of that variant (all segment counts, budgets and seeds). "
+        "Colour = activation, dash = order."
+    )
+    return Section(title, figure=fig, caption=caption)
+
+
+def error_edf(df: pd.DataFrame, title: str) -> Section:
+    """Empirical distribution of the validation error of the regular end, the middle and the depthwise end."""
+    why = missing_reason(df, "accuracy", "accuracy")
+    if why:
+        return Section(title, note=NoData(why))
+    c = completed(df)
+    c = c[c["region"].isin(REGION_ORDER)]
+    if c.empty:
+        return Section(title, note=NoData("No completed trial has a known region (segments and base_width missing)."))
+    counts = c["region"].value_counts()
+    label = {r: f"{r} ({counts[r]} trials)" for r in REGION_ORDER if r in counts}
+    d = pd.DataFrame({"error": 100 * c["error"], "region": c["region"].map(label)})
+    fig = px.ecdf(
+        d, x="error", color="region", ecdfnorm="probability", category_orders={"region": list(label.values())},
+        color_discrete_map={lab: REGION_COLOR[r] for r, lab in label.items()}, template=TEMPLATE,
+    )
+    fig.update_traces(line=dict(width=2), hovertemplate="%{y:.0%} of trials have error ≤ %{x:.2f}%<extra></extra>")
+    layout(fig, x="validation error (%) = 100 − accuracy", y="cumulative fraction of trials (EDF)", legend_title="region")
+    fig.update_yaxes(range=[0, 1.02])
+    absent = [r for r in REGION_ORDER if r not in counts]
+    caption = (
+        "Empirical distribution function of the error of every completed trial (RegNet style): a curve "
+        "further left/up means more trials reach low error."
+        + (f" No completed trial at: {', '.join(absent)}." if absent else "")
+    )
+    return Section(title, figure=fig, caption=caption)
+

@@ -1,0 +1,98 @@
+"""What every figure shares: the Section/NoData containers, colours and symbols, axis layout, and
+the escaping of study text before it reaches plotly (plotly.js renders a small HTML subset in
+labels, legends and hovers, and decodes entities back for display)."""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+import plotly.graph_objects as go
+
+HEIGHT = 470
+TEMPLATE = "plotly_white"
+REGION_ORDER = ("regular", "intermediate", "depthwise")
+REGION_SYMBOL = {"regular": "square", "intermediate": "circle", "depthwise": "diamond", "unknown": "x"}
+REGION_COLOR = {"regular": "#d62728", "intermediate": "#1f77b4", "depthwise": "#2ca02c", "unknown": "#7f7f7f"}
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+ACC_AXIS = "validation accuracy (%)"
+
+
+@dataclass(frozen=True)
+class NoData:
+    """Stands in for a figure that cannot be drawn; `reason` says why, in plain words."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class Section:
+    title: str
+    figure: go.Figure | None = None
+    note: NoData | None = None
+    caption: str = ""  # plain text, shown under the title
+    table: pd.DataFrame | None = field(default=None, repr=False)  # e.g. the Pareto-front points
+    table_title: str = ""
+
+    @property
+    def content(self):
+        return self.figure if self.figure is not None else self.note
+
+
+def esc(s) -> str:
+    """Study text made inert for plotly's HTML-subset labels."""
+    return html.escape(str(s), quote=False)
+
+
+def esc_col(s: pd.Series) -> pd.Series:
+    """A text column made inert (plotly express copies values into legends, groups and hovers)."""
+    return s.astype("string").fillna("").astype(str).map(esc)
+
+
+def budget_colors(labels) -> dict[str, str]:
+    """One palette colour per (escaped) budget label, in sorted order: the same in every figure."""
+    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(sorted(set(labels)))}
+
+
+def latency_unit(df: pd.DataFrame) -> str:
+    """'ms (NVIDIA H100, batch 256)' from the latency_device / latency_batch columns."""
+    c = df[df["latency_ms"].notna()] if "latency_ms" in df else df
+    devs = sorted({d for d in c.get("latency_device", pd.Series(dtype=str)) if isinstance(d, str) and d})
+    batches = sorted({int(b) for b in c.get("latency_batch", pd.Series(dtype="Int64")).dropna()})
+    dev = ", ".join(devs) if devs else "device not recorded"
+    bat = "batch " + ", ".join(str(b) for b in batches) if batches else "batch not recorded"
+    return f"ms ({dev}, {bat})"
+
+
+def layout(fig: go.Figure, *, x: str, y: str, xlog=False, height=HEIGHT, legend_title=None) -> go.Figure:
+    fig.update_layout(  # the template is given to plotly express (setting it again costs a rebuild)
+        height=height,
+        margin=dict(l=70, r=30, t=30, b=60),
+        hoverlabel=dict(align="left"),
+        legend=dict(title=dict(text=legend_title or "")),
+    )
+    fig.update_xaxes(title_text=x, type="log" if xlog else None)
+    fig.update_yaxes(title_text=y)
+    return fig
+
+
+def segment_ticks(segments: pd.Series, max_ticks: int = 12) -> list[int]:
+    vals = sorted({int(s) for s in segments.dropna() if s > 0})
+    if len(vals) > max_ticks:
+        step = math.ceil(len(vals) / max_ticks)
+        vals = vals[::step] + ([vals[-1]] if vals[-1] not in vals[::step] else [])
+    return vals
+
+
+def percent_range(*arrays, pad: float = 2.0) -> list[float]:
+    """A y range around the finite values, padded and clipped to 0-100 (accuracy in %)."""
+    vals = pd.concat([pd.Series(a, dtype="float64") for a in arrays]).dropna()
+    if vals.empty:
+        return [0.0, 100.0]
+    return [max(0.0, float(vals.min()) - pad), min(100.0, float(vals.max()) + pad)]
