@@ -3,7 +3,9 @@ ends, does an end beat every intermediate point, or are they within a practical 
 
     v = verdict(trials, margin=0.01)          # trials: a DataFrame shaped like DIR/trials.csv
     v.overall, v.budgets[0].ci_low, v.to_json()
-    seeds_to_add(trials, margin=0.01, max_seeds=8)   # --seeds auto: {budget_label: seeds to add}
+    looks = design_looks("auto", 8)           # or None when the seed count was fixed in advance
+    v = verdict(trials, margin=0.01, looks=looks)
+    seeds_to_add(trials, margin=0.01, max_seeds=8, looks=looks)   # --seeds auto: {budget_label: seeds to add}
 
 Choose on validation (`accuracy`), claim on test (`test_accuracy`); the statistics are in reports.stats and
 docs/STATISTICS.md. Every accuracy the verdict gives is in points (percentage points).
@@ -18,9 +20,9 @@ import pandas as pd
 
 from . import verdict_text as text
 from .pareto import UNMATCHED, pareto_front, pareto_mask
-from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, level, next_seed_count
+from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, level, next_seed_count, plan
 
-__all__ = ["Verdict", "BudgetVerdict", "verdict", "seeds_to_add", "pareto_mask", "prepare"]
+__all__ = ["Verdict", "BudgetVerdict", "verdict", "seeds_to_add", "design_looks", "pareto_mask", "prepare"]
 
 NO_DATA = "no data"
 ENDS = ("regular", "depthwise")
@@ -274,11 +276,18 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
                    tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups))
 
 
+def design_looks(seeds: int | str, max_seeds: int) -> tuple[int, ...] | None:
+    """The `looks` a study's verdict and seeds_to_add must share: --seeds auto looks at the planned
+    counts up to its cap (alpha split over those only); a seed count fixed in advance never looks (None)."""
+    return plan(max_seeds) if seeds == "auto" else None
+
+
 def seeds_to_add(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int = LOOKS[-1],
                  alpha: float = ALPHA, looks: tuple[int, ...] = LOOKS) -> dict[str, int]:
     """--seeds auto: per budget label, how many seeds every point should get next (0: settled or at
     the cap). Counts are of seeds completed at every compared point; only a planned look may stop a
-    budget (see reports.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid."""
+    budget (see reports.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid. Pass the
+    same `looks` to both: LOOKS, or design_looks("auto", max_seeds) for more power under a low cap."""
     v = verdict(trials, margin=margin, alpha=alpha, looks=looks)
     return {b.budget_label: next_seed_count(b.n_seeds, b.outcome != OUTCOMES[OPEN], max_seeds, looks) - b.n_seeds
             for b in v.budgets if b.outcome != NO_DATA}

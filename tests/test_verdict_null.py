@@ -15,7 +15,7 @@ import pytest
 
 from reports.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, final_look, level, plan
 from reports.synthetic import simulated_accuracies, simulated_ends, study_frame
-from reports.verdict import seeds_to_add, verdict
+from reports.verdict import design_looks, seeds_to_add, verdict
 
 SIMS = 3000
 MARGIN = 0.01  # 1 point
@@ -55,8 +55,10 @@ def core(val, test, ends, looks, margin=MARGIN):
 
 
 def sequential(val, test, ends, max_seeds, margin=MARGIN):
-    """--seeds auto on whole arrays: each budget stops at its first settled planned look, else the cap."""
-    looks = [core(val[..., :n], test[..., :n], ends, LOOKS, margin) for n in plan(max_seeds)]
+    """--seeds auto on whole arrays: each budget stops at its first settled planned look, else the cap.
+    Alpha is split over the looks up to the cap only (design_looks), the least conservative valid use."""
+    steps = plan(max_seeds)
+    looks = [core(val[..., :n], test[..., :n], ends, steps, margin) for n in steps]
     stop, outcome = final_look(np.stack([c.outcome for c in looks], -1))
     pick = lambda name: _take(np.stack([getattr(c, name) for c in looks], -1), stop)  # noqa: E731
     return outcome, pick("i_star"), pick("e_star"), stop
@@ -105,11 +107,11 @@ def test_false_claim_rate_at_the_least_favourable_truths(kind, mode):
 
 
 def power(effect, k, seeds, budgets=1, mode="looks", sims=2000, seed=0):
-    """Share of studies saying "intermediate better" about the truly better point (the middle one)."""
+    """Share of budgets saying "intermediate better" about the truly better point (the middle one)."""
     mu = np.zeros((budgets, k + 2))
     mu[:, 1 + k // 2] = effect
     outcome, i_star, _ = simulate(mu, k, seeds, mode, np.random.default_rng(seed), sims)
-    return ((outcome == INTERMEDIATE) & (i_star == k // 2)).all(-1).mean()
+    return ((outcome == INTERMEDIATE) & (i_star == k // 2)).mean()
 
 
 def test_power_rises_with_seeds_and_large_effects_are_found():
@@ -159,9 +161,9 @@ def _run_auto(val, test, max_seeds):
     while True:
         frame = study_frame(val, test)
         frame = frame[frame["seed"] < frame["budget_label"].map(n)]
-        adds = seeds_to_add(frame, margin=MARGIN, max_seeds=max_seeds)
+        adds = seeds_to_add(frame, margin=MARGIN, max_seeds=max_seeds, looks=design_looks("auto", max_seeds))
         if not any(adds.values()):
-            return verdict(frame), n
+            return verdict(frame, looks=design_looks("auto", max_seeds)), n
         n = {label: m + adds.get(label, 0) for label, m in n.items()}
 
 
@@ -189,6 +191,17 @@ def test_seeds_to_add_only_looks_at_planned_counts():
     assert seeds_to_add(frame, max_seeds=4) == {"macs≈1M": 0}  # at the cap
 
 
+def _table() -> None:
+    """The tables docs/STATISTICS.md quotes (about a minute)."""
+    print("| K | seeds | budgets | fixed | looks (default) | sequential |\n|---|---|---|---|---|---|")
+    for d in DESIGNS:
+        r = [rate("null", *d, m, np.random.default_rng(1), sims=20000)[0] for m in ("fixed", "looks", "sequential")]
+        print(f"| {d[0]} | {d[1]} | {d[2]} | " + " | ".join(f"{x:.4f}" for x in r) + " |")
+    print("\n| design (K=3, 2 budgets) | +1 point | +2 points | +3 points |\n|---|---|---|---|")
+    for mode, n in [("looks", 3), ("looks", 5), ("looks", 8), ("fixed", 8), ("sequential", 8), ("sequential", 20)]:
+        p = [power(e, 3, n, budgets=2, mode=mode, sims=10000) for e in (0.01, 0.02, 0.03)]
+        print(f"| {mode}, {n} seeds | " + " | ".join(f"{x:.3f}" for x in p) + " |")
+
+
 if __name__ == "__main__":
-    for mode in ("fixed", "looks", "sequential"):
-        print(mode, {d: round(rate("null", *d, mode, np.random.default_rng(1))[0], 4) for d in DESIGNS})
+    _table()

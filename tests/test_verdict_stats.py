@@ -1,0 +1,76 @@
+"""reports.stats: critical values, the detectable difference, the pooled variance, the look schedule."""
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from reports.stats import (
+    END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, classify, compare, critical, detectable, final_look, level,
+    next_seed_count, plan,
+)
+
+
+def test_bonferroni_critical_values_are_at_least_dunnetts():
+    # Dunnett's many-to-one critical value (equicorrelation 1/2) from scipy's multivariate t: the
+    # Bonferroni value the verdict uses is a little larger, so its level is at most the nominal one.
+    k, df, alpha = 4, 10, 0.0125
+    shape = np.full((k, k), 0.5) + 0.5 * np.eye(k)
+    c = critical(alpha, k, df)
+    covered = sps.multivariate_t(np.zeros(k), shape, df=df, seed=0).cdf(np.full(k, c))
+    assert 1 - alpha <= covered < 1 - alpha / 2
+    assert critical(alpha, 1, df) == pytest.approx(sps.t.isf(alpha, df))
+    assert np.isnan(critical(alpha, 3, 0))
+
+
+def test_detectable_difference_has_eighty_percent_power():
+    sd, n, df, alpha, m = 0.7, 5, 16, 0.01, 3
+    mde = detectable(sd, n, df, alpha, m)
+    rng = np.random.default_rng(0)
+    se = sd * np.sqrt(2 / n)
+    d_hat = rng.normal(mde, se, 200_000)
+    se_hat = se * np.sqrt(rng.chisquare(df, d_hat.size) / df)
+    assert (d_hat - critical(alpha / 2, m, df) * se_hat > 0).mean() == pytest.approx(0.8, abs=0.01)
+    assert np.isnan(detectable(sd, 1, 0, alpha, m))
+
+
+def test_pooled_variance_ignores_the_shared_seed_effect():
+    rng = np.random.default_rng(1)
+    seed_shift = rng.normal(0, 5, (1, 50))  # huge data-order effect shared by all points
+    test = np.array([[0.0], [0.0], [1.0], [0.0]]) + seed_shift + rng.normal(0, 0.3, (4, 50))
+    c = compare(test, test, np.array([True, False, False, True]), alpha=0.05, margin=0.5)
+    assert c.sd == pytest.approx(0.3, rel=0.1) and c.df == 3 * 49
+    assert c.outcome == INTERMEDIATE and c.i_star == 1 and c.difference == pytest.approx(1.0, abs=0.15)
+
+
+def test_compare_broadcasts_over_leading_axes():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(7, 2, 5, 4))
+    ends = np.array([True, False, False, False, True])
+    many = compare(x, x, ends, alpha=0.05, margin=1)
+    one = compare(x[3, 1], x[3, 1], ends, alpha=0.05, margin=1)
+    assert many.low.shape == (7, 2) and many.low[3, 1] == pytest.approx(one.low)
+    with pytest.raises(ValueError, match="intermediate"):
+        compare(x, x, np.ones(5, dtype=bool), alpha=0.05, margin=1)
+
+
+def test_classify():
+    got = classify([0.1, -2, -0.5, -0.5, np.nan], [2, -0.1, 0.5, 2, np.nan],
+                   [0.2, -1.5, -0.4, -0.4, np.nan], [1.5, -0.2, 0.4, 1.5, np.nan], margin=1)
+    assert got.tolist() == [INTERMEDIATE, END, EQUIVALENT, OPEN, OPEN]
+
+
+def test_level_splits_alpha_over_budgets_and_looks():
+    assert level(2, LOOKS) == pytest.approx(0.005) and level(3, None) == pytest.approx(0.05 / 3)
+    assert level(0, plan(8)) == pytest.approx(0.05 / 3)
+
+
+def test_plan_and_next_seed_count():
+    assert plan(8) == (3, 5, 8) and plan(10) == (3, 5, 8, 10) and plan(2) == (2,) and plan(50) == LOOKS
+    assert [next_seed_count(n, False, 8) for n in (0, 2, 3, 4, 5, 7, 8, 9)] == [3, 3, 5, 5, 8, 8, 8, 9]
+    assert next_seed_count(5, True, 8) == 5 and next_seed_count(4, True, 8) == 5  # off the plan: no look
+    assert next_seed_count(2, False, 6, looks=None) == 6
+
+
+def test_final_look_is_the_first_settled_one():
+    outcomes = np.array([[OPEN, INTERMEDIATE, END], [OPEN, OPEN, OPEN], [EQUIVALENT, OPEN, OPEN]])
+    stop, final = final_look(outcomes)
+    assert stop.tolist() == [1, 2, 0] and final.tolist() == [INTERMEDIATE, OPEN, EQUIVALENT]
