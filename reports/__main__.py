@@ -31,8 +31,10 @@ def main(argv=None) -> int:
                    "several: the comparison page, default FIRST_DIR/../compare.html)")
     args = p.parse_args(argv)
 
-    from . import page
+    from .compare import write_compare
     from .data import load_study_dir
+    from .index import write_index
+    from .page import write
 
     dirs = [Path(d) for d in args.dirs]
     loaded = []
@@ -51,11 +53,11 @@ def main(argv=None) -> int:
     written = []
     for d, (df, cfg) in zip(dirs, loaded):
         target = Path(args.out) if (args.out and len(dirs) == 1) else d / "report.html"
-        written.append(page.write(df, cfg, target))
+        written.append(write(df, cfg, target))
     if len(dirs) > 1:
-        written.append(page.write_compare(dirs, args.out))
+        written.append(write_compare(dirs, args.out))
     for parent in dict.fromkeys(d.resolve().parent for d in dirs):
-        written.append(page.write_index(parent))
+        written.append(write_index(parent))
     for w in written:
         print(w)
     return 0

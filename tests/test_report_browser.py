@@ -35,7 +35,7 @@ CATCHER = """<script>
 TABLE_DRIVER = """<script>
 window.addEventListener('load', function () { setTimeout(function () {
   var t = document.getElementById('trials'), heads = t.tHead.rows[0].cells, col = -1;
-  for (var i = 0; i < heads.length; i++) if (heads[i].textContent.indexOf('accuracy') === 0) col = i;
+  for (var i = 0; i < heads.length; i++) if (heads[i].textContent.indexOf('val. accuracy') === 0) col = i;
   heads[col].click(); heads[col].click();
   var first = t.tBodies[0].rows[0].cells[col].getAttribute('data-v');
   var f = document.getElementById('trials-filter'); f.value = 'depthwise'; f.dispatchEvent(new Event('input'));

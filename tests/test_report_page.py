@@ -9,12 +9,19 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
+from markupsafe import escape
 
 import reports
 import reports.__main__ as reports_main
+from reports import record
+from reports.mask import mask_secrets
 from reports.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET = "S3cr:et/pw"
+STORAGE = f"postgresql://user:{SECRET}@db.example.com:5432/optuna"
+
+
 def _run_cli(*args):
     """`python -m reports ARGS` in this process (fast): a CompletedProcess-like result."""
     out, err = io.StringIO(), io.StringIO()
@@ -184,3 +191,101 @@ print('ok')
                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert cp.returncode == 0 and cp.stdout.strip().endswith("ok"), cp.stderr
     assert (d / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("postgresql://user:PASSWORD@host/db", "postgresql://user:***@host/db"),
+        ("postgresql+psycopg://u:p%40ss@h:5432/db?sslmode=require", "postgresql+psycopg://u:***@h:5432/db?sslmode=require"),
+        ("mysql://u:p@ss@h/db", "mysql://u:***@h/db"),  # an unencoded "@": none of the password is left
+        ("python run_study.py --storage postgresql://user:PASSWORD@host/db --trials 3",
+         "python run_study.py --storage postgresql://user:***@host/db --trials 3"),
+        ("--storage='mysql://a:b:c@h/d' and redis://:pw@h:6379/0", "--storage='mysql://a:***@h/d' and redis://:***@h:6379/0"),
+        ("postgresql://host/db?user=u&password=secret", "password=***"),
+        ("sqlite:///runs/segments.db", "sqlite:///runs/segments.db"),
+        ("journal:runs/x.log", "journal:runs/x.log"),
+        ("postgresql://user@host/db", "postgresql://user@host/db"),
+        ("https://example.com/a/b", "https://example.com/a/b"),
+        (None, ""),
+    ],
+)
+def test_mask_secrets(text, expect):
+    out = mask_secrets(text)
+    assert expect in out
+    for secret in ("PASSWORD", "p%40ss", "p@ss", "b:c", ":pw@", "secret"):
+        assert secret not in out
+
+
+def test_no_password_on_the_page_compare_or_index(tmp_path):
+    cfg = synthetic_config(storage=STORAGE, command=f"python run_study.py --space segments --storage {STORAGE}",
+                           environment={"storage": STORAGE})
+    a = write_synthetic_study(tmp_path / "runs" / "a", "middle", config=cfg)
+    b = write_synthetic_study(tmp_path / "runs" / "b", "end", config=cfg)
+    page = reports.write(*reports.load_study_dir(a), a / "report.html").read_text(encoding="utf-8")
+    pages = [page, reports.write_compare([a, b]).read_text(encoding="utf-8"),
+             reports.write_index(tmp_path / "runs").read_text(encoding="utf-8")]
+    for html in pages:
+        assert SECRET not in html and str(escape(SECRET)) not in html and "S3cr" not in html
+        assert "postgresql://user:***@db.example.com:5432/optuna" in html
+    assert "--storage postgresql://user:***@db.example.com" in page  # the command row
+
+
+def _budget_rows(html: str) -> list[str]:
+    table = html.split('class="data verdict-budgets"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr><td>.*?</tr>", table, flags=re.S)
+
+
+def test_page_shows_the_verdict_per_budget(tmp_path):
+    t = reports.tidy(synthetic_trials("middle", seeds=4))
+    v = reports.verdict(t)
+    html = reports.render(t, synthetic_config())
+    assert v.overall == "intermediate better" and len(v.budgets) == 2
+    assert f'<span class="badge intermediate-better">{v.overall}</span> {escape(v.headline)}' in html
+    assert "difference on test (points)" in html and "detectable with 80% power (points)" in html
+    rows = _budget_rows(html)
+    assert len(rows) == len(v.budgets)
+    for row, b in zip(rows, v.budgets):
+        for text in (b.budget_label, b.outcome, b.intermediate, b.end, f"{b.difference:+.2f}",
+                     f"{b.ci_low:+.2f} to {b.ci_high:+.2f}", f"{b.mde:.2f}", b.rules_out):
+            assert str(escape(text)) in row, (text, row)
+        assert str(escape(b.summary)) in html
+    assert f"Method: {escape(v.method)}" in html and str(escape(v.pareto_sentence)) in html
+
+
+def test_interval_plot_stays_inside_0_to_100_percent():
+    t = reports.tidy(synthetic_trials("noise", seeds=2, noise=0.3))  # huge seed noise, two seeds: wide intervals
+    fig = dict(reports.figures(t, {}))["Accuracy vs segment count at each matched budget"]
+    lo, hi = fig.layout.yaxis.range
+    assert 0 <= lo < hi <= 100
+    for tr in fig.data:
+        if tr.error_y is not None and tr.error_y.array is not None:
+            y = list(tr.y)
+            assert all(0 - 1e-9 <= m - d and m + u <= 100 + 1e-9
+                       for m, u, d in zip(y, tr.error_y.array, tr.error_y.arrayminus))
+
+
+def test_pareto_figure_draws_the_verdicts_front_across_budgets():
+    t = reports.tidy(synthetic_trials("middle", space="order"))
+    v = reports.verdict(t)
+    front = v.pareto_front.sort_values("cost")
+    assert front["budget_label"].nunique() > 1  # one front across the budgets
+    fig = dict(reports.figures(t, {}))["Accuracy vs MACs"]
+    (tr,) = [tr for tr in fig.data if "Pareto front" in (tr.name or "")]
+    assert list(tr.x) == pytest.approx(list(front["cost"]))
+    assert list(tr.y) == pytest.approx(list(front["accuracy"]))
+    for title in ("Accuracy vs parameters", "Accuracy vs latency"):  # the same points circled there
+        other = [tr for tr in dict(reports.figures(t, {}))[title].data if "Pareto front" in (tr.name or "")]
+        assert len(other) == 1 and len(other[0].x) == len(front)
+
+
+def test_trials_table_columns_come_from_the_trial_record():
+    t = reports.tidy(synthetic_trials("middle", fail_every=5))
+    html = reports.render(t, synthetic_config())
+    head = re.search(r'<table id="trials".*?<thead><tr>(.*?)</tr></thead>', html, flags=re.S).group(1)
+    shown = [h for h in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    expect = [h for c, h in record.table_columns() if c in t.columns]
+    assert [h.removesuffix(" (%)") for h in shown] == expect
+    assert "val. accuracy (%)" in shown
+    body = html.split('<table id="trials"', 1)[1].split("</table>", 1)[0]
+    assert body.count("<tr class=") == len(t)

@@ -1,0 +1,91 @@
+"""What a page says about a study besides its figures: the header rows (space, command, dataset,
+budget, training, device, environment, trials, storage, date, commit) and the trial-state counts.
+Every config string is shown through `mask_secrets`: no password in a URL reaches a page."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from .data import STATES, human_count
+from .mask import mask_config
+
+__all__ = ["header", "state_counts", "counts_text"]
+
+NOT_RECORDED = "not recorded"
+
+
+def state_counts(df: pd.DataFrame) -> dict[str, int]:
+    counts = df["state"].value_counts().to_dict() if "state" in df else {}
+    out = {s: int(counts.pop(s, 0)) for s in STATES}
+    out.update({str(k): int(v) for k, v in counts.items()})
+    return out
+
+
+def counts_text(df: pd.DataFrame, *, keep=("COMPLETE", "FAIL")) -> str:
+    """'9 COMPLETE, 1 FAIL' (states in `keep` shown even at 0)."""
+    return ", ".join(f"{n} {s}" for s, n in state_counts(df).items() if n or s in keep)
+
+
+def _budget(config: dict, df: pd.DataFrame) -> str:
+    parts = []
+    if config.get("match"):
+        parts.append(f"match {config['match']}")
+    budgets = config.get("budgets")
+    if isinstance(budgets, (list, tuple)) and budgets:
+        parts.append("budgets " + ", ".join(human_count(b) if isinstance(b, (int, float)) else str(b) for b in budgets))
+    done = df[df["state"] == "COMPLETE"] if "state" in df else df  # a skipped duplicate has no budget
+    labels = sorted({b for b in done.get("budget_label", []) if isinstance(b, str) and b})
+    if labels:
+        parts.append("groups in the data: " + ", ".join(labels))
+    return "; ".join(parts) or NOT_RECORDED
+
+
+def _first(config: dict, key: str, df: pd.DataFrame):
+    """The config's value, else the distinct values of the same column in the trials."""
+    v = config.get(key)
+    if v not in (None, "", []):
+        return v
+    if key in df:
+        vals = sorted({str(x) for x in df[key] if isinstance(x, str) and x})
+        return ", ".join(vals) or None
+    return None
+
+
+def _environment(env) -> tuple[str, object]:
+    if not isinstance(env, dict) or not env:
+        return "text", env or NOT_RECORDED
+    pairs = [(k, json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v) for k, v in env.items()]
+    return "pairs", pairs
+
+
+def header(df: pd.DataFrame, config: dict | None) -> dict:
+    """{'name': ..., 'rows': [{'label', 'value', 'kind'}]} for the header macro (kind: text, command,
+    code or pairs)."""
+    config = mask_config(dict(config or {}))
+    seeds, backend = config.get("seeds"), _first(config, "backend", df)
+    training = [
+        f"{config['epochs']} epochs" if config.get("epochs") is not None else "",
+        f"batch size {config['batch_size']}" if config.get("batch_size") is not None else "",
+        f"seeds {seeds}" if seeds not in (None, "", []) else "",
+    ]
+    device = [_first(config, "device", df), f"backend {backend}" if backend else None]
+    env_kind, env_value = _environment(config.get("environment"))
+    total = len(df)
+    rows = [
+        ("space", _first(config, "space", df) or NOT_RECORDED, "text"),
+        ("command", config.get("command") or NOT_RECORDED, "command"),
+        ("dataset", _first(config, "dataset", df) or NOT_RECORDED, "text"),
+        ("budget", _budget(config, df), "text"),
+        ("training", ", ".join(x for x in training if x) or NOT_RECORDED, "text"),
+        ("device", ", ".join(str(x) for x in device if x) or NOT_RECORDED, "text"),
+        ("environment", env_value, env_kind),
+        ("trials", f"{total} in all: {counts_text(df)}", "text"),
+        ("storage", config.get("storage") or NOT_RECORDED, "text"),
+        ("date", config.get("date") or NOT_RECORDED, "text"),
+        ("git commit", config.get("git_commit") or NOT_RECORDED, "code"),
+    ]
+    return {
+        "name": config.get("study_name") or "unnamed study",
+        "rows": [{"label": label, "value": value, "kind": kind} for label, value, kind in rows],
+    }
