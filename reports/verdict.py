@@ -157,16 +157,28 @@ def _table(rows: np.ndarray, cols: np.ndarray, x: np.ndarray, shape: tuple[int, 
         return total / count
 
 
+def _complete(have: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns to keep so that every kept cell is filled: greedily leave out the point (row) or
+    seed (column) that removes the most empty cells per filled cell lost (a seed on ties)."""
+    rows, cols = np.ones(have.shape[0], dtype=bool), np.ones(have.shape[1], dtype=bool)
+    while rows.any() and cols.any() and not have[np.ix_(rows, cols)].all():
+        h = have[np.ix_(rows, cols)]
+        by_row = (~h).sum(1) / np.maximum(h.sum(1), 0.5)
+        by_col = (~h).sum(0) / np.maximum(h.sum(0), 0.5)
+        if by_row.max() > by_col.max():
+            rows[np.flatnonzero(rows)[by_row.argmax()]] = False
+        else:
+            cols[np.flatnonzero(cols)[by_col.argmax()]] = False
+    return rows, cols
+
+
 def _blocks(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Point labels, is_end, and (val, test) point x seed tables of complete blocks. Points with fewer
-    than half the budget's seeds are left out; then only seeds every remaining point completed are kept."""
+    """Point labels, is_end, and (val, test) point x seed tables of complete blocks (see `_complete`)."""
     rows, labels = pd.factorize(g["point"], sort=True)
     cols, _ = pd.factorize(g["seed"], sort=True)
     shape = (len(labels), int(cols.max()) + 1)
     val, test = _table(rows, cols, g["val"].to_numpy(), shape), _table(rows, cols, g["claim"].to_numpy(), shape)
-    have = np.isfinite(val) & np.isfinite(test)
-    keep = have.sum(1) >= have.sum(1).max() / 2
-    full = have[keep].all(0)
+    keep, full = _complete(np.isfinite(val) & np.isfinite(test))
     is_end = np.zeros(len(labels), dtype=bool)
     is_end[rows] = g["is_end"].to_numpy(bool)
     return np.asarray(labels)[keep], is_end[keep], val[keep][:, full], test[keep][:, full]

@@ -39,7 +39,7 @@ def budget_summary(label: str, code: int, r: dict) -> str:
         return lead + "; not resolved: an interval needs at least two seeds at every point."
     conf = f"{100 * (1 - r['level']):.4g}%"
     words = {
-        INTERMEDIATE: f"{r['intermediate']} beats both ends",
+        INTERMEDIATE: f"{r['intermediate']} beats " + ("both ends" if r["n_ends"] <= 2 else f"all {r['n_ends']} ends"),
         END: f"{r['end']} beats every intermediate point",
         EQUIVALENT: f"the best intermediate and the best end are within the ±{r['margin']:.2g}-point margin",
     }.get(code, "the interval reaches both sides of zero and beyond the margin")

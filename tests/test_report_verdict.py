@@ -115,11 +115,14 @@ def test_one_seed_is_not_resolved_and_missing_parts_are_no_data():
 
 def test_incomplete_seeds_use_complete_blocks_only():
     raw = synthetic_trials("middle", base_widths=(32,), seeds=4)
-    drop = (raw["segments"] == 4) & (raw["seed"] == 3)  # one point lacks seed 3: seed 3 is left out
-    assert reports.verdict(raw[~drop]).budgets[0].n_seeds == 3
-    sparse = (raw["segments"] == 8) & (raw["seed"] > 0)  # a point with 1 of 4 seeds is left out instead
-    (b,) = reports.verdict(raw[~sparse]).budgets
+    running = (raw["seed"] == 3) & (raw["segments"] > 2)  # seed 3 still running at most points: left out
+    (b,) = reports.verdict(raw[~running]).budgets
+    assert b.n_seeds == 3 and b.n_intermediate == 4
+    failed = (raw["segments"] == 8) & (raw["seed"] > 0)  # a point with 1 of 4 seeds is left out instead
+    (b,) = reports.verdict(raw[~failed]).budgets
     assert b.n_seeds == 4 and b.n_intermediate == 3
+    holes = synthetic_trials("middle", space="joint", n_trials=1000, fail_every=50)  # a failure in every seed
+    assert all(b.n_seeds >= 6 and b.outcome == "intermediate better" for b in reports.verdict(holes).budgets)
 
 
 def test_without_test_accuracy_it_says_it_claims_on_validation():
