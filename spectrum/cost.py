@@ -712,13 +712,17 @@ def _positive(text: str) -> int:
 
 def _parser():
     from .block import BACKENDS
-    from .networks import NETWORKS
+    from .families import NETWORKS
 
     p = _Parser(prog="python -m spectrum.cost", description="Params, MACs, activations (and latency) of every "
                 "spectrum point of a network; writes DIR/cost.csv and DIR/cost.json.")
-    p.add_argument("--net", default="xception", choices=list(NETWORKS), help="network (default xception)")
+    p.add_argument("--net", default="xception", choices=list(NETWORKS),
+                   help="network family (default xception): " + "; ".join(f"{n}: {f.summary}" for n, f in
+                                                                         NETWORKS.items()))
     p.add_argument("--image-size", type=_positive, default=None,
-                   help="input side in pixels (default: the network's own, 299 xception, 28 small, 32 small32)")
+                   help="input side in pixels (default: the network's own, 299 xception, 28 small, 32 resnext)")
+    p.add_argument("--in-channels", type=_positive, default=None,
+                   help="input channels (default: the network's own, 3 xception, 1 small, 3 resnext)")
     p.add_argument("--points", default="all",
                    help="'all' or a comma list of regular, depthwise, segments=N, group_width=N (default all)")
     p.add_argument("--out", default=None, help="output folder (default runs/cost/NET-SIZE)")
@@ -747,11 +751,10 @@ def main(argv=None) -> int:
         print(f"{parser.prog}: error: argument {flag}: {exc}", file=sys.stderr)
         return 2
 
-    from .networks import network_spec
+    from .families import NETWORKS
 
-    kwargs = {} if args.image_size is None else {"image_size": args.image_size}
     try:
-        base = network_spec(args.net, **kwargs)
+        base = NETWORKS[args.net].spec(image_size=args.image_size, in_channels=args.in_channels)
     except ValueError as exc:
         return usage("--image-size", exc)
     try:

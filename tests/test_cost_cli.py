@@ -38,6 +38,18 @@ def test_sweep_of_all_small_points_writes_one_row_per_fitting_point_with_the_for
     assert sidecar["image_size"] == 28
 
 
+def test_the_resnext_family_sweeps_like_the_others(tmp_path, capsys):
+    rc = main(["--net", "resnext", "--image-size", "16", "--points", "regular,segments=2,depthwise",
+               "--out", str(tmp_path)])
+    assert rc == 0, capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "cost.csv")
+    assert list(table.position) == ["regular", "segments=2", "depthwise"]
+    for label, row in zip(table.position, table.itertuples()):
+        cost = network_cost(network_spec("resnext", image_size=16, position=label))
+        assert (row.params, row.macs) == (cost.params, cost.macs)
+    assert json.loads((tmp_path / "cost.json").read_text())["net"] == "resnext"
+
+
 @pytest.fixture
 def restore_threads():
     threads = torch.get_num_threads()
@@ -46,8 +58,9 @@ def restore_threads():
 
 
 def test_sweep_with_latency_adds_forward_and_train_step_columns(tmp_path, capsys, restore_threads):
-    rc = main(["--net", "small32", "--points", "group_width=4", "--out", str(tmp_path), "--latency",
-               "--device", "cpu", "--batch-size", "2", "--min-run-time", "0.01", "--threads", "1"])
+    rc = main(["--net", "small", "--image-size", "32", "--in-channels", "3", "--points", "group_width=4",
+               "--out", str(tmp_path), "--latency", "--device", "cpu", "--batch-size", "2", "--min-run-time", "0.01",
+               "--threads", "1"])
     assert rc == 0
     table = pd.read_csv(tmp_path / "cost.csv")
     assert list(table.position) == ["group_width=4"]

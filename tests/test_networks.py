@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from spectrum import (BlockSpec, Position, SpectrumBlock, build_network, fitting_positions, match_width,
+from spectrum import (NETWORKS, BlockSpec, Position, SpectrumBlock, build_network, fitting_positions, match_width,
                       matched_position, network_cost, network_spec, segment_choices, small_spec, xception,
                       xception_spec)
 from tests._reference import hooked_macs, trainable_params
@@ -101,9 +101,9 @@ def test_matched_position_keeps_the_smaller_divisor():
 
 
 def test_registry_builds_every_network_and_rejects_unknown_names():
-    for name in ("xception", "small", "small32"):
-        assert network_spec(name).name in ("xception", "small")
-    with pytest.raises(ValueError, match="network='resnet'.*xception, small, small32"):
+    for name in ("xception", "small", "resnext"):
+        assert network_spec(name).name == name == NETWORKS[name].spec().name
+    with pytest.raises(ValueError, match="network='resnet'.*small, resnext, xception"):
         network_spec("resnet")
 
 
