@@ -143,7 +143,7 @@ def _registered(qualname: str) -> bool:
 
 def test_a_custom_grouped_conv_op_is_counted_like_a_conv(monkeypatch):
     """The handle for the Triton op, exercised through a stand-in op of the same signature in another namespace."""
-    import spectrum.cost as cost
+    import spectrum.counting as counting
 
     name = "cost_test::grouped_conv2d"
     if not _registered(name):
@@ -167,7 +167,7 @@ def test_a_custom_grouped_conv_op_is_counted_like_a_conv(monkeypatch):
     expected = count(plain, (8, 9, 9))
     unhandled = count(standin, (8, 9, 9))
     assert unhandled.macs < expected.macs and name in unhandled.uncounted_ops
-    monkeypatch.setattr(cost, "GROUPED_CONV_OP", name)
+    monkeypatch.setattr(counting, "GROUPED_CONV_OP", name)
     handled = count(standin, (8, 9, 9))
     assert (handled.params, handled.macs, handled.activations) == (expected.params, expected.macs, expected.activations)
     assert handled.uncounted_ops == {}

@@ -49,7 +49,18 @@ def test_latency_reports_median_and_spread_and_leaves_the_model_alone(model, mod
     assert all(torch.equal(state[k], after[k]) for k in state)
 
 
+def test_latency_on_the_cpu_in_channels_last_with_its_own_thread_count_restores_the_count(model):
+    assert torch.get_num_threads() == 1
+    t = latency(model, SHAPE, batch_size=2, device="cpu", memory_format="channels_last", mode="train_step",
+                min_run_time=0.01, threads=2)
+    assert (t["memory_format"], t["threads"], t["device"]) == ("channels_last", 2, "cpu (2 threads)")
+    assert t["environment"]["torch_threads"] == 2 and t["median_ms"] > 0
+    assert torch.get_num_threads() == 1
+    assert latency(model, SHAPE, batch_size=2, device="cpu", min_run_time=0.01)["threads"] == 1
+
+
 @pytest.mark.parametrize("kwargs,name", [({"batch_size": 0}, "batch_size"), ({"batch_size": True}, "batch_size"),
+                                         ({"threads": 0}, "threads"), ({"threads": 1.5}, "threads"),
                                          ({"dtype": "fp16"}, "dtype"), ({"memory_format": "nhwc"}, "memory_format"),
                                          ({"mode": "backward"}, "mode"), ({"min_run_time": 0}, "min_run_time"),
                                          ({"device": "tpu"}, "device")])
