@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         print(config)
         return 0
     from reports.mask import mask_secrets
-    from studies.runner import run, one_line
+    from studies.runner import one_line, run
 
     try:
         summary = run(config)
@@ -70,14 +70,10 @@ def main(argv=None) -> int:
     except Exception as err:  # a runtime failure is one line, never a traceback
         print(f"run_study.py: failed: {mask_secrets(one_line(err))}", file=sys.stderr)
         return 1
-    print(summary.line())
-    if summary.interrupted:
-        print(f"run_study.py: {INTERRUPTED}", file=sys.stderr)
-        return 130
-    if summary.unfinished:
-        print(f"run_study.py: failed: {summary.unfinished}", file=sys.stderr)
-        return 1
-    return 0
+    print(f"{config.space}: {summary.line()}")
+    if summary.interrupted or summary.unfinished:
+        print(f"run_study.py: {INTERRUPTED if summary.interrupted else summary.unfinished}", file=sys.stderr)
+    return 130 if summary.interrupted else 1 if summary.unfinished else 0
 
 
 if __name__ == "__main__":
