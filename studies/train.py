@@ -1,9 +1,17 @@
 """A short, seeded training run: AdamW with a cosine schedule, validation accuracy after every epoch.
 
-On a GPU it trains in bf16 autocast with channels_last; on a CPU in fp32, deterministic for a seed.
+On a GPU it trains in bf16 autocast with channels_last; on a CPU in fp32 with channels_last too
+(oneDNN's NHWC convolutions: 1.3-2.5x faster a step than NCHW on the small networks, most at the
+grouped middle of the spectrum; see benchmarks/bench_train.py), deterministic for a seed.
+
+The format a model trains in is `memory_format_for(device, model)`; the study times its latency
+objective in the same format, and `TrainResult.memory_format` records it with the trial.
+Evaluation runs under `torch.inference_mode`; the loss is checked for NaN/inf once per epoch (no host
+sync per step on a GPU); AdamW is the fused implementation where torch has one for the device.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -12,6 +20,10 @@ import torch
 from torch import nn
 
 from .data import Dataset
+
+CPU_MEMORY_FORMAT = "channels_last"  # measured faster than "nchw" at every default point (bench_train.py)
+MEMORY_FORMATS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
+AUGMENT_PAD = 4  # random crops from the image padded by this many pixels (the CIFAR recipe)
 
 
 class TrainingDiverged(RuntimeError):
@@ -23,32 +35,117 @@ class TrainResult:
     accuracy_per_epoch: tuple[float, ...]
     train_time_s: float
     eval_time_s: float
+    memory_format: str = "nchw"  # what the model trained and evaluated in: "nchw" or "channels_last"
+    loss_per_epoch: tuple[float, ...] = ()  # mean training loss of each epoch
 
     @property
     def accuracy(self) -> float:
         return self.accuracy_per_epoch[-1]
 
 
-def _on_device(model: nn.Module, device: torch.device) -> nn.Module:
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+# ---------------------------------------------------------------- memory format
+
+def _onednn_ic_block() -> int:
+    """The channel block of oneDNN's x86 1x1 convolution kernels: 8 on AVX2, 16 from AVX-512 on."""
+    return 8 if torch.backends.cpu.get_cpu_capability() in ("AVX2", "DEFAULT") else 16
+
+
+def onednn_unsafe_convs(model: nn.Module) -> list[str]:
+    """Names of the convolutions that oneDNN cannot train in channels_last on a CPU: a 1x1 convolution
+    with a stride (or padding) and fewer input channels a group than its channel block. Its weight
+    gradient writes past a workspace (oneDNN issue #6035, open): heap corruption, a hang, or wrong
+    gradients, seen here as `free(): invalid next size` with torch 2.13 on AVX2 (16 -> 6 -> 7 channels,
+    the shortcut of a narrow module). NCHW takes another kernel and is safe."""
+    block = _onednn_ic_block()
+    return [name for name, m in model.named_modules()
+            if isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (1, 1)
+            and (tuple(m.stride) != (1, 1) or tuple(_pair(m.padding)) != (0, 0))
+            and m.in_channels // m.groups < block]
+
+
+def _pair(value):
+    return value if isinstance(value, (tuple, list)) else (value, value)
+
+
+def memory_format_for(device, model: nn.Module | None = None) -> str:
+    """The memory format `fit` trains `model` in on `device` ("nchw" or "channels_last"): channels_last on
+    a GPU and on a CPU, except a CPU model with a convolution oneDNN would mis-train in it (see
+    `onednn_unsafe_convs`), which trains in NCHW. Time the latency objective in the same format."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "channels_last"
+    if device.type != "cpu":
+        return "nchw"
+    if model is not None and onednn_unsafe_convs(model):
+        return "nchw"
+    return CPU_MEMORY_FORMAT
+
+
+def _format(memory_format: str) -> torch.memory_format:
+    if memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"memory_format={memory_format!r} is not allowed; expected one of {', '.join(MEMORY_FORMATS)}")
+    return MEMORY_FORMATS[memory_format]
+
+
+def _inputs(x: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
+    """A batch on `device` in `fmt` (a no-op for one-channel images, whose two layouts are the same)."""
+    return x.to(device, non_blocking=True).contiguous(memory_format=fmt)
 
 
 def _autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return contextlib.nullcontext()  # fp32 on a CPU
 
 
-@torch.no_grad()
+def make_optimizer(model: nn.Module, device: torch.device, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel where torch has it for the device (CPU and CUDA): the same update to
+    float rounding, 3-4x faster than the per-parameter loop (0.5 vs 1.9 ms a step on a 35-tensor net)."""
+    try:
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # a device without a fused AdamW
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, x: torch.Tensor, y: torch.Tensor,
+               device: torch.device) -> torch.Tensor:
+    """One forward, backward and optimizer step; the loss as a detached device tensor (no host sync)."""
+    with _autocast(device):
+        loss = loss_fn(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crop (zero padding of AUGMENT_PAD, i.e. the mean of normalised data) and horizontal flip of
+    each image, drawn from `generator`: one gather, whose result is channels_last."""
+    n, _, h, w = x.shape
+    p = AUGMENT_PAD
+    padded = nn.functional.pad(x, (p, p, p, p))
+    dy = torch.randint(0, 2 * p + 1, (n, 1), generator=generator)
+    dx = torch.randint(0, 2 * p + 1, (n, 1), generator=generator)
+    flip = torch.rand(n, 1, generator=generator) < 0.5
+    cols = torch.arange(w)
+    rows = dy + torch.arange(h)  # n x h
+    cols = dx + torch.where(flip, cols.flip(0), cols)  # n x w
+    out = padded[torch.arange(n)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # n x h x w x c
+    return out.permute(0, 3, 1, 2)
+
+
+# ---------------------------------------------------------------- evaluation
+
+@torch.inference_mode()
 def recompute_bn_stats(model: nn.Module, data: Dataset, device: torch.device, images: int = 1024,
-                       batch_size: int = 256) -> None:
+                       batch_size: int = 256, memory_format: str | None = None) -> None:
     """Exact BatchNorm statistics of the current weights over `images` training images ("precise BN",
     as pycls does): after a few hundred steps the running averages still lag the weights, and evaluation
     with lagging statistics can sit at chance while the network is already good."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
+    fmt = _format(memory_format or memory_format_for(device, model))
     momenta = [bn.momentum for bn in norms]
     for bn in norms:
         bn.reset_running_stats()
@@ -56,60 +153,71 @@ def recompute_bn_stats(model: nn.Module, data: Dataset, device: torch.device, im
     model.train()
     for start in range(0, min(images, len(data.train_y)), batch_size):
         with _autocast(device):
-            model(data.train_x[start:start + batch_size].to(device))
+            model(_inputs(data.train_x[start:start + batch_size], device, fmt))
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, data: Dataset, device: torch.device, batch_size: int = 500) -> float:
-    """Top-1 accuracy on the validation split."""
+@torch.inference_mode()
+def evaluate(model: nn.Module, data: Dataset, device: torch.device, batch_size: int = 500,
+             memory_format: str | None = None) -> float:
+    """Top-1 accuracy on the validation split (`data.for_evaluation("test")` for the test split), in the
+    memory format the model trains in."""
+    device = torch.device(device)
+    fmt = _format(memory_format or memory_format_for(device, model))
     model.eval()
-    correct = 0
+    correct = torch.zeros((), dtype=torch.int64, device=device)
     for start in range(0, len(data.val_y), batch_size):
-        x = data.val_x[start:start + batch_size].to(device)
         with _autocast(device):
-            logits = model(x)
-        correct += (logits.argmax(1).cpu() == data.val_y[start:start + batch_size]).sum().item()
-    return correct / len(data.val_y)
+            logits = model(_inputs(data.val_x[start:start + batch_size], device, fmt))
+        correct += (logits.argmax(1) == data.val_y[start:start + batch_size].to(device)).sum()
+    return correct.item() / len(data.val_y)
 
+
+# ---------------------------------------------------------------- training
 
 def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: int, device: torch.device,
-        lr: float = 3e-3, weight_decay: float = 5e-4, on_epoch=None) -> TrainResult:
-    """Train `model` in place; `on_epoch(epoch, accuracy)` is called after each validation pass."""
+        lr: float = 3e-3, weight_decay: float = 5e-4, on_epoch=None, memory_format: str | None = None) -> TrainResult:
+    """Train `model` in place (and leave it in the memory format it trained in); `on_epoch(epoch, accuracy)`
+    is called after each validation pass. `memory_format` None: `memory_format_for(device, model)`."""
+    device = torch.device(device)
+    memory_format = memory_format or memory_format_for(device, model)
+    fmt = _format(memory_format)
     torch.manual_seed(seed)
     if device.type == "cpu":
         # subnormal floats (tiny gradients and AdamW moments) run orders of magnitude slower on x86 CPUs
         torch.set_flush_denormal(True)
-    model = _on_device(model, device)
+    model = model.to(device).to(memory_format=fmt)
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(data.train_y) / batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = make_optimizer(model, device, lr, weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss()
-    accuracies, train_time, eval_time = [], 0.0, 0.0
+    accuracies, mean_losses, train_time, eval_time = [], [], 0.0, 0.0
     for epoch in range(epochs):
         model.train()
         started = time.perf_counter()
         order = torch.randperm(len(data.train_y), generator=generator)
+        losses = []
         for step in range(steps_per_epoch):
             idx = order[step * batch_size:(step + 1) * batch_size]
-            x, y = data.train_x[idx].to(device, non_blocking=True), data.train_y[idx].to(device, non_blocking=True)
-            with _autocast(device):
-                loss = loss_fn(model(x), y)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            x = data.train_x[idx]
+            if getattr(data, "augment", False):
+                x = augment(x, generator)
+            x, y = _inputs(x, device, fmt), data.train_y[idx].to(device, non_blocking=True)
+            losses.append(train_step(model, optimizer, loss_fn, x, y, device))
             schedule.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        losses = torch.stack(losses).float().cpu()  # the epoch's one host sync
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            step = int(bad[0])
+            raise TrainingDiverged(f"loss became {losses[step].item()} at epoch {epoch + 1}, step {step + 1}")
+        mean_losses.append(losses.mean().item())
         train_time += time.perf_counter() - started
         started = time.perf_counter()
-        recompute_bn_stats(model, data, device)
-        accuracies.append(evaluate(model, data, device))
+        recompute_bn_stats(model, data, device, memory_format=memory_format)
+        accuracies.append(evaluate(model, data, device, memory_format=memory_format))
         eval_time += time.perf_counter() - started
         if on_epoch is not None:
             on_epoch(epoch + 1, accuracies[-1])
-    return TrainResult(tuple(accuracies), train_time, eval_time)
+    return TrainResult(tuple(accuracies), train_time, eval_time, memory_format, tuple(mean_losses))

@@ -158,7 +158,7 @@ class Pool:
 def progress(config, total: int):
     """A trials bar for the parent, read from the storage; the postfix shows each running trial's epoch."""
     if config.quiet:
-        return lambda close=False: None
+        return lambda close=False, total=None: None
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc=f"{config.space} trials", unit="trial", dynamic_ncols=True)

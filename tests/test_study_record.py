@@ -45,7 +45,9 @@ def test_a_finished_study_opens_in_optuna_with_named_objectives_and_flat_outputs
     config = tiny_config(tmp_path)
     summary = run(config)
     assert summary.counts == {"COMPLETE": 3} and not summary.unfinished
-    study = optuna.load_study(study_name=config.name, storage=str(config.journal_path))
+    from studies.storage import make_storage
+
+    study = optuna.load_study(study_name=config.name, storage=make_storage(str(config.journal_path)))
     assert study.metric_names == ["accuracy", "macs", "latency_ms"]
     assert {"values_accuracy", "values_macs", "values_latency_ms"} <= set(study.trials_dataframe().columns)
     trials = pd.read_csv(config.folder / "trials.csv")
