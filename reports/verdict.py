@@ -105,7 +105,8 @@ def _numeric(trials: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _text(trials: pd.DataFrame, name: str) -> pd.Series:
-    return _column(trials, name, "").fillna("").astype(str).str.strip()
+    column = _column(trials, name, "")
+    return column.astype(object).where(column.notna(), "").astype(str).str.strip()
 
 
 def _is_end(position: pd.Series, segments: pd.Series, base: pd.Series) -> pd.Series:

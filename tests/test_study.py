@@ -90,7 +90,7 @@ def test_tiny_study_writes_every_point_and_resumes_without_retraining(tmp_path):
 
 def test_matched_study_sweeps_two_budgets_within_three_percent(tmp_path):
     out_dir = tmp_path / "run"
-    out = run_study("--space", "segments", "--out", str(out_dir), "--budgets", "3e5,9e5", *TINY)
+    out = run_study("--space", "segments", "--out", str(out_dir), "--budgets", "1e6,3e6", *TINY)
     assert out.returncode == 0, out.stderr
     frame = pd.read_csv(out_dir / "trials.csv")
     frame = frame[frame.state == "COMPLETE"]
@@ -184,7 +184,7 @@ def test_kill_9_mid_study_then_rerun_keeps_every_finished_trial(tmp_path):
     _wait_mid_study(out_dir / "study.journal", proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = _journal_frame(journal)
+    before = _journal_frame(out_dir / "study.journal")
     finished = before[before.state == "COMPLETE"]
     assert len(finished) >= 2 and len(finished) < 9, "the kill should land mid-study"
     rerun = run_study(*args)
