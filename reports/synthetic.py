@@ -136,7 +136,7 @@ def synthetic_trials(
                 "match": "macs",
                 "budget": float(budget_m),
                 "budget_label": f"macs≈{budget_m / 1e6:.2g}M{study_tag}",
-                "widths": json.dumps(widths),
+                "widths": "-".join(map(str, widths)),
                 "seed": seed,
                 "params": params,
                 "macs": macs,

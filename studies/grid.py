@@ -13,7 +13,7 @@ import json
 import optuna
 from optuna.trial import TrialState
 
-from .spaces import FIRST_SEEDS, budgets, get_space
+from .spaces import budgets, first_seeds, get_space
 
 POINT_ATTR = "grid_point"
 
@@ -37,7 +37,7 @@ def settles(trial) -> bool:
 
 def seed_counts(study: optuna.Study, config) -> dict:
     """--seeds auto: seeds per budget so far (at least the first block), read back from the storage."""
-    counts = {b: FIRST_SEEDS for b in budgets(config)}
+    counts = {b: first_seeds(config) for b in budgets(config)}
     for t in study.get_trials(deepcopy=False):
         key = key_of(t)
         if key is None:
@@ -45,17 +45,15 @@ def seed_counts(study: optuna.Study, config) -> dict:
         params = json.loads(key)
         b = params.get("budget")
         if b in counts and "seed" in params:
-            counts[b] = max(counts[b], params["seed"] + 1)
+            counts[b] = min(max(counts[b], params["seed"] + 1), config.max_seeds)
     return counts
 
 
 def owed_points(config, seeds_per_budget: dict | None = None) -> list[dict]:
     """Every point this study owes, longest first (largest budget, then most segments: the slowest
     grouped convs on a CPU), so workers do not end with one long trial running alone."""
-    points = get_space(config.space).grid(config)
-    if seeds_per_budget is not None:
-        base = [p for p in points if p["seed"] == 0]
-        points = [{**p, "seed": s} for p in base for s in range(seeds_per_budget[p["budget"]])]
+    counts = seeds_per_budget or {b: first_seeds(config) for b in budgets(config)}
+    points = [p for p in get_space(config.space).grid(config) if p["seed"] < counts[p["budget"]]]
     return sorted(points, key=lambda p: (p["seed"], -(p.get("budget") or 0), -p["segments"]))
 
 

@@ -38,8 +38,9 @@ def measure_latency(spec, config, dataset, device, threads: int | None) -> dict:
 
     from .train import memory_format_for
 
-    fmt = memory_format_for(device)
-    lat = cost.latency(build_network(spec, config.backend), (dataset.in_channels, dataset.image_size,
+    model = build_network(spec, config.backend)
+    fmt = memory_format_for(device, model)  # a model that trains in NCHW (a oneDNN bug) is timed in NCHW
+    lat = cost.latency(model, (dataset.in_channels, dataset.image_size,
                        dataset.image_size), batch_size=config.latency_batch, device=device, memory_format=fmt,
                        threads=threads, min_run_time=LATENCY_RUN_S)
     return {"latency_ms": lat["median_ms"], "latency_iqr_ms": lat["iqr_ms"], "latency_device": lat["device"],

@@ -104,7 +104,7 @@ def train_grid(config, study, run_round, started: float) -> str:
         adds = seeds_to_add(study, config, seeds)
         if not adds:
             return ""
-        seeds = {b: n + adds.get(b, 0) for b, n in seeds.items()}
+        seeds = {b: min(n + adds.get(b, 0), config.max_seeds) for b, n in seeds.items()}
 
 
 def run(config) -> Summary:

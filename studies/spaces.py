@@ -50,8 +50,14 @@ def intermediate(choices: list[int]) -> int:
     return min(choices[1:-1] or choices, key=lambda s: abs(math.log(s / middle)))
 
 
-def first_seeds(config) -> list[int]:
-    return list(range(FIRST_SEEDS if config.auto_seeds else config.seeds))
+def seed_choices(config) -> list[int]:
+    """Every seed a point may train with: the fixed count, or up to the --seeds auto cap."""
+    return list(range(config.max_seeds if config.auto_seeds else config.seeds))
+
+
+def first_seeds(config) -> int:
+    """How many seeds every point starts with."""
+    return min(FIRST_SEEDS, config.max_seeds) if config.auto_seeds else config.seeds
 
 
 def budgets(config) -> list:
@@ -78,13 +84,13 @@ class Space:
         return Point.from_params({n: trial.suggest_categorical(n, c) for n, c in self.choices(config).items()}, config)
 
     def grid(self, config) -> list[dict]:
-        """Every combination of the axes (grid spaces), seeds included."""
+        """Every combination of the axes (grid spaces), every seed a point may take included."""
         choices = self.choices(config)
         return [dict(zip(choices, values)) for values in itertools.product(*choices.values())]
 
 
 def _axes(segments, orders=lambda c: ORDERS[:1], activations=lambda c: ("none",)) -> dict:
-    return {"segments": segments, "order": orders, "activation": activations, "budget": budgets, "seed": first_seeds}
+    return {"segments": segments, "order": orders, "activation": activations, "budget": budgets, "seed": seed_choices}
 
 
 def _nonlinearity_segments(config):

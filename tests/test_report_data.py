@@ -62,14 +62,14 @@ def test_tidy_types_regions_lists(tmp_path):
     assert all(list(by_seg[s]) == ["intermediate"] for s in (2, 4, 8))
     # parsed JSON lists
     ok = t[t["state"] == "COMPLETE"]
-    assert all(isinstance(w, list) and len(w) == 3 for w in t["widths"])
+    assert all(isinstance(w, str) and len(w.split("-")) == 3 for w in t["widths"])  # one identifier per network
     assert all(isinstance(c, list) and len(c) == 5 for c in ok["accuracy_per_epoch"])
     assert ok["accuracy_per_epoch"].map(lambda c: c[-1]).tolist() == pytest.approx(ok["accuracy"].tolist(), abs=1e-5)
     # error and failed rows
     assert np.allclose(ok["error"], 1 - ok["accuracy"])
     fail = t[t["state"] == "FAIL"]
     assert len(fail) and fail["accuracy"].isna().all() and (fail["fail_reason"] != "").all()
-    assert t.attrs["missing_columns"] == []
+    assert t.attrs["missing_columns"] == [c for c in reports.data.COLUMNS if c not in raw.columns]
     # seeds of one point share its key; different points differ
     assert t.groupby("point")["seed"].nunique().max() == 3
     assert t["point"].nunique() == 5  # five segment counts at one budget
@@ -113,7 +113,8 @@ def test_tidy_minimal_and_odd_values():
             "base_width": ["8", "8", "8", "8"],
             "accuracy": ["0.5", "0.6", "0.7", "None"],
             "intermediate_norm": ["True", "false", "", "1"],
-            "widths": ["[8, 16]", "not json", "", "[1]"],
+            "widths": ["8-16", "8-16", "", "1"],
+            "accuracy_per_epoch": ["[0.4, 0.5]", "not json", "", "[1]"],
             "match": ["none", "none", "none", "none"],
         }
     )
@@ -121,7 +122,8 @@ def test_tidy_minimal_and_odd_values():
     assert t["region"].tolist() == ["regular", "intermediate", "unknown", "depthwise"]
     assert t["state"].tolist() == ["COMPLETE", "COMPLETE", "COMPLETE", "UNKNOWN"]  # inferred, no state column
     assert t["intermediate_norm"].tolist()[:2] == [True, False] and t["intermediate_norm"].isna().tolist()[2]
-    assert t["widths"].tolist() == [[8, 16], None, None, [1]]
+    assert t["accuracy_per_epoch"].tolist() == [[0.4, 0.5], None, None, [1]]
+    assert t["widths"].tolist() == ["8-16", "8-16", "", "1"]
     assert set(t["budget_label"]) == {"unmatched"}
     assert math.isnan(t["accuracy"].iloc[3])
 
