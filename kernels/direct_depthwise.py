@@ -21,7 +21,7 @@ import triton
 import triton.language as tl
 
 from ._util import cdiv, is_interpreted, pixel_align, trivial_output, weight_oc_fastest
-from .launch import autotune, pixel_coords, store_output, tile_configs
+from .launch import autotune, store_output, tile_configs, window_coords
 
 
 # (BLOCK_P, BLOCK_C, num_warps), each with 1 then 2 stages; the first is the default
@@ -32,8 +32,7 @@ GPU_CONFIGS = tile_configs(("BLOCK_P", "BLOCK_C"), [
 INTERPRETER_CONFIG = triton.Config({"BLOCK_P": 256, "BLOCK_C": 16}, num_warps=4)
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG,
-          key=["M", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "sxc", "syc"])
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "M", "sxc", "syc")
 @triton.jit
 def _direct_fwd_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
@@ -52,8 +51,8 @@ def _direct_fwd_kernel(
     p_mask = offs_p < M
     c_mask = offs_c < OC
 
-    nb, oh, ow, ih0, iw0 = pixel_coords(offs_p, OH, OW, stride_h, stride_w, pad_h, pad_w)
-    x_row = nb * sxn
+    nb, oh, ow, ih0, iw0 = window_coords(offs_p, OH, OW, stride_h, stride_w, pad_h, pad_w)
+    x_row = nb.to(tl.int64) * sxn
     cin0 = (offs_c // OCG) * CG  # first input channel of each output channel's group
 
     acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)

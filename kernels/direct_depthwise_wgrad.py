@@ -42,8 +42,7 @@ def _prune(configs, named_args, **kwargs):
     return kept or configs[:1]
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, prune=_prune,
-          key=["P_TOTAL", "OC", "OCG", "CG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"])
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "P_TOTAL", "SPLIT", "sxc", prune=_prune)
 @triton.jit
 def _direct_wgrad_kernel(
     x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
@@ -75,7 +74,7 @@ def _direct_wgrad_kernel(
     for p0 in range(p_start, p_end, BLOCK_P):
         offs_p = p0 + tl.arange(0, BLOCK_P)
         p_mask = offs_p < p_end
-        nb, oh, ow, ih0, iw0 = pixel_coords(offs_p, OH, OW, stride_h, stride_w, pad_h, pad_w)
+        nb, oh, ow = pixel_coords(offs_p, OH, OW, True)
         dy_pix = tl.multiple_of(nb * sdn + oh * sdh + ow * sdw, ALIGN_D)
         dy = tl.load(
             dy_ptr + dy_pix[:, None] + (offs_c * sdc)[None, :],
@@ -85,8 +84,8 @@ def _direct_wgrad_kernel(
         if HAS_BIAS:
             bacc += tl.sum(dy, axis=0)
 
-        ih = ih0[:, None] + kh[None, :]  # [P, TAPS]
-        iw = iw0[:, None] + kw[None, :]
+        ih = (oh * stride_h - pad_h)[:, None] + kh[None, :]  # [P, TAPS]
+        iw = (ow * stride_w - pad_w)[:, None] + kw[None, :]
         ok = (p_mask[:, None] & t_mask[None, :]) & ((ih >= 0) & (ih < H)) & ((iw >= 0) & (iw < W))
         pix = tl.multiple_of((nb * sxn)[:, None] + ih * sxh + iw * sxw, [ALIGN_X, ALIGN_X])  # [P, TAPS]
         xv = tl.load(

@@ -37,7 +37,7 @@ import triton.language as tl
 from ._util import (
     cdiv, dot_precision, is_interpreted, next_pow2, pixel_align, trivial_output, upcast_dot, weight_oc_fastest,
 )
-from .launch import autotune, pixel_coords, store_output, tile_configs
+from .launch import autotune, store_output, tile_configs, tile_groups, window_coords
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages); the first is the default without autotuning
@@ -61,8 +61,7 @@ def _prune(configs, named_args, **kwargs):
     return kept or configs[:1]
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, prune=_prune,
-          key=["M", "OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w", "sxc"])
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "M", "sxc", prune=_prune)
 @triton.jit
 def _igemm_fwd_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
@@ -87,16 +86,11 @@ def _igemm_fwd_kernel(
     m_mask = offs_m < M
     n_mask = offs_n < OC
 
-    nb, oh, ow, ih0, iw0 = pixel_coords(offs_m, OH, OW, stride_h, stride_w, pad_h, pad_w)
-    x_row = nb * sxn
+    nb, oh, ow, ih0, iw0 = window_coords(offs_m, OH, OW, stride_h, stride_w, pad_h, pad_w)
+    x_row = nb.to(tl.int64) * sxn
 
     # groups spanned by this tile of output channels -> its slice of input channels
-    oc_first = pid_n * BLOCK_N
-    oc_last = tl.minimum(oc_first + BLOCK_N, OC) - 1
-    g_first = oc_first // OCG
-    g_last = oc_last // OCG
-    c_base = g_first * CG
-    CT = (g_last - g_first + 1) * CG
+    g_first, c_base, CT = tile_groups(pid_n * BLOCK_N, BLOCK_N, OC, OCG, CG)
     c_shift = (offs_n // OCG - g_first) * CG  # column n uses tile channels [c_shift, c_shift + CG)
     w_cols = w_ptr + offs_n * swo
 

@@ -28,7 +28,7 @@ from ._util import (
     cdiv, dot_precision, is_interpreted, next_pow2, pixel_align, reduce_partials, split_count, split_partials,
     upcast_dot,
 )
-from .launch import autotune, pixel_coords, tile_configs
+from .launch import autotune, pixel_coords, tile_configs, tile_groups
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps); all with 3 stages; the first is the default
@@ -47,8 +47,7 @@ def _prune(configs, named_args, **kwargs):
     return kept or configs[:1]
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, prune=_prune,
-          key=["P_TOTAL", "OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w", "SPLIT", "sxc"])
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "P_TOTAL", "SPLIT", "sxc", prune=_prune)
 @triton.jit
 def _igemm_wgrad_kernel(
     x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
@@ -67,12 +66,7 @@ def _igemm_wgrad_kernel(
 
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # output channels
     m_mask = offs_m < OC
-    oc_first = pid_m * BLOCK_M
-    oc_last = tl.minimum(oc_first + BLOCK_M, OC) - 1
-    g_first = oc_first // OCG
-    g_last = oc_last // OCG
-    c_base = g_first * CG
-    CT = (g_last - g_first + 1) * CG
+    _, c_base, CT = tile_groups(pid_m * BLOCK_M, BLOCK_M, OC, OCG, CG)
 
     if WINDOW_OUTER:
         # column tile = one tap (kh, kw) x a contiguous range of the tile's channels; the chunk
@@ -105,13 +99,13 @@ def _igemm_wgrad_kernel(
     for p0 in range(p_start, p_end, BLOCK_K):
         offs_k = p0 + tl.arange(0, BLOCK_K)
         k_mask = offs_k < p_end
-        nb, oh, ow, ih0, iw0 = pixel_coords(offs_k, OH, OW, stride_h, stride_w, pad_h, pad_w)
+        nb, oh, ow = pixel_coords(offs_k, OH, OW, True)
         dy_pix = tl.multiple_of(nb * sdn + oh * sdh + ow * sdw, ALIGN_D)
         a_ptrs = dy_ptr + (offs_m * sdc)[:, None] + dy_pix[None, :]
         a = tl.load(a_ptrs, mask=m_mask[:, None] & k_mask[None, :], other=0.0)
 
-        ih = ih0[:, None] + kh[None, :]
-        iw = iw0[:, None] + kw[None, :]
+        ih = (oh * stride_h - pad_h)[:, None] + kh[None, :]
+        iw = (ow * stride_w - pad_w)[:, None] + kw[None, :]
         b_mask = (k_mask[:, None] & n_mask[None, :]) & ((ih >= 0) & (ih < H)) & ((iw >= 0) & (iw < W))
         pix = tl.multiple_of((nb * sxn)[:, None] + ih * sxh + iw * sxw, [ALIGN_X, ALIGN_X])
         b = tl.load(x_ptr + pix + x_chan[None, :], mask=b_mask, other=0.0)

@@ -29,26 +29,53 @@ def tile_configs(keys, rows, stages=None) -> list:
     ]
 
 
-def autotune(gpu_configs, interpreter_config, key, prune=None):
+#: autotune key arguments every convolution kernel shares: sizes, group width, kernel, stride
+CONV_KEY = ("OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w")
+
+
+def autotune(gpu_configs, interpreter_config, size, *extra_key, prune=None):
     """``triton.autotune`` over ``gpu_configs`` (one fixed ``interpreter_config`` under the CPU
     interpreter, the first GPU config with KERNELS_AUTOTUNE=0; see ``_util.pick_configs``),
-    re-tuned per value of the ``key`` arguments, with an optional early config pruner."""
+    re-tuned per value of ``size`` (the GEMM extent: pixels), ``CONV_KEY`` and ``extra_key``
+    (split count, layout strides), with an optional early config pruner."""
     return triton.autotune(
         configs=pick_configs(gpu_configs, interpreter_config),
-        key=list(key),
+        key=[size, *CONV_KEY, *extra_key],
         prune_configs_by={"early_config_prune": prune} if prune is not None else None,
     )
 
 
 @triton.jit
-def pixel_coords(offs, OH, OW, stride_h, stride_w, pad_h, pad_w):
-    """Output-pixel indices ``offs`` = (batch, oh, ow) flattened -> (nb as int64, oh, ow, and the
-    top-left input row/column of each pixel's window, ih0 and iw0; negative inside the padding)."""
+def pixel_coords(offs, OH, OW, NB_INT64: tl.constexpr):
+    """Output-pixel indices ``offs`` = (batch, oh, ow) flattened -> (nb, oh, ow).
+
+    ``NB_INT64``: nb comes as int64 (else int32; cast it where it scales a stride). Either way the
+    same arithmetic; the flag keeps each kernel's instruction order as it was."""
     ow = offs % OW
     t = offs // OW
     oh = t % OH
-    nb = (t // OH).to(tl.int64)
+    nb = t // OH
+    if NB_INT64:
+        nb = nb.to(tl.int64)
+    return nb, oh, ow
+
+
+@triton.jit
+def window_coords(offs, OH, OW, stride_h, stride_w, pad_h, pad_w):
+    """``pixel_coords`` (nb int32) and the top-left input row and column of each output pixel's
+    window: (nb, oh, ow, ih0, iw0), ih0/iw0 negative inside the padding."""
+    nb, oh, ow = pixel_coords(offs, OH, OW, False)
     return nb, oh, ow, oh * stride_h - pad_h, ow * stride_w - pad_w
+
+
+@triton.jit
+def tile_groups(oc_first, BLOCK: tl.constexpr, OC, OCG, CG):
+    """The groups a tile of BLOCK output channels from ``oc_first`` spans -> (first group, its first
+    input channel, CT = the input channels of all the groups spanned)."""
+    oc_last = tl.minimum(oc_first + BLOCK, OC) - 1
+    g_first = oc_first // OCG
+    g_last = oc_last // OCG
+    return g_first, g_first * CG, (g_last - g_first + 1) * CG
 
 
 @triton.jit
@@ -58,6 +85,6 @@ def store_output(acc, y_ptr, b_ptr, nb, oh, ow, offs_c, p_mask, c_mask, syn, syc
     if HAS_BIAS:
         bias = tl.load(b_ptr + offs_c, mask=c_mask, other=0.0).to(tl.float32)
         acc = acc + bias[None, :]
-    y_pix = tl.multiple_of(nb * syn + oh * syh + ow * syw, ALIGN)
+    y_pix = tl.multiple_of(nb.to(tl.int64) * syn + oh * syh + ow * syw, ALIGN)
     y_ptrs = y_ptr + y_pix[:, None] + (offs_c * syc)[None, :]
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=p_mask[:, None] & c_mask[None, :])
