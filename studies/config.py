@@ -67,7 +67,8 @@ class StudyConfig:
     seeds: int | str = _opt("auto", "trainings per point: N, or auto (start with a few, add seeds where a "
                                     "budget's question is still open, up to --max-seeds)", seeds_value)
     max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", positive_int)
-    time_limit: float | None = _opt(None, "--seeds auto: add no seeds after this many seconds", positive_float)
+    time_limit: float | None = _opt(300.0, "--seeds auto: add no seeds after this many seconds of the run",
+                                    positive_float)
     margin: float = _opt(1.0, "accuracy points within which two points count as no practical difference",
                          positive_float)
     match: str = _opt("macs", "macs | params | none: match every point's cost")

@@ -80,8 +80,10 @@ class Space:
         return {name: list(axis(config)) for name, axis in self.axes.items()}
 
     def suggest(self, trial, config) -> Point:
-        """The one suggest of every space: a categorical per axis."""
-        return Point.from_params({n: trial.suggest_categorical(n, c) for n, c in self.choices(config).items()}, config)
+        """The one suggest of every space: a categorical per axis; the seed an integer range, so a study
+        resumed with another --seeds or --max-seeds keeps a compatible distribution."""
+        return Point.from_params({n: trial.suggest_int(n, 0, max(c)) if n == "seed" else trial.suggest_categorical(n, c)
+                                  for n, c in self.choices(config).items()}, config)
 
     def grid(self, config) -> list[dict]:
         """Every combination of the axes (grid spaces), every seed a point may take included."""
