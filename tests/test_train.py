@@ -208,3 +208,23 @@ def test_fit_augments_when_the_dataset_asks():
 def _tiny_rgb():
     torch.manual_seed(5)
     return build_network(small_spec(width=16, depth=2, image_size=16, in_channels=3, num_classes=4, segments=2))
+
+
+def test_cifar_schedule_warms_up_linearly_then_decays_and_mnist_does_not():
+    import torch
+
+    from studies.train import make_schedule
+
+    def lrs(warmup):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched, seen = make_schedule(opt, 100, warmup=warmup), []
+        for _ in range(100):
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return seen
+
+    warm, plain = lrs(True), lrs(False)
+    assert warm[0] < 0.2 and warm[:5] == sorted(warm[:5]) and max(warm) == pytest.approx(1.0)
+    assert warm[5:] == sorted(warm[5:], reverse=True)  # cosine decay after the 5-step ramp
+    assert plain[0] == 1.0 and plain == sorted(plain, reverse=True)
