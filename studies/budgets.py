@@ -55,8 +55,20 @@ def resolve_config(config, dataset):
     """Fill in the default budgets, and check every grid point can be matched to its budget (a budget
     out of reach is a usage error before any training, not a column of failed trials)."""
     if config.match != "none" and config.budgets is None:
-        config = replace(config, budgets=default_budgets(config, dataset.in_channels, dataset.image_size,
-                                                         dataset.num_classes))
+        chosen = []
+        for target in default_budgets(config, dataset.in_channels, dataset.image_size, dataset.num_classes):
+            # width rounding leaves gaps in reachable cost: take the nearest round value every point reaches
+            for factor in (1, 1.03, 0.97, 1.06, 0.94, 1.1, 0.9, 1.15, 1.2):
+                value = float(f"{target * factor:.3g}")
+                try:
+                    grid_networks(replace(config, budgets=(value,)), dataset)
+                except ValueError:
+                    continue
+                chosen.append(value)
+                break
+            else:
+                chosen.append(target)  # reported below as out of reach, naming --budgets
+        config = replace(config, budgets=tuple(chosen))
     if get_space(config.space).is_grid():
         grid_networks(config, dataset)
     return config
