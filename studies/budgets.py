@@ -41,9 +41,9 @@ def grid_networks(config, dataset) -> dict:
     out of reach for some point."""
     specs = {}
     for params in get_space(config.space).grid(config):
-        point = Point.from_params({**params, "seed": 0}, config)
-        if point in specs:
-            continue
+        if params["seed"]:
+            continue  # seeds share a network
+        point = Point.from_params(params, config)
         try:
             specs[point] = network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
         except ValueError as err:

@@ -101,7 +101,8 @@ def train_grid(config, study, run_round, started: float) -> str:
             return f"{len(missing)} of {len(points)} points unfinished ({why}); rerun the same command to resume"
         if not config.auto_seeds or (config.time_limit and time.perf_counter() - started > config.time_limit):
             return ""
-        more = {b: min(n + seeds_to_add(study, config, seeds).get(b, 0), config.max_seeds) for b, n in seeds.items()}
+        adds = seeds_to_add(study, config, seeds)  # one verdict over the storage per round
+        more = {b: min(n + adds.get(b, 0), config.max_seeds) for b, n in seeds.items()}
         if more == seeds:  # every budget settled or at the cap
             return ""
         seeds = more
