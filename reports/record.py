@@ -67,6 +67,7 @@ class TrialRecord:
     backend: str = _f("str")
     device: str = _f("str")
     memory_format: str = _f("str")
+    group_merge: str = _f("str")  # grouped convs trained as fewer groups on a CPU, e.g. "21->3 x3"
     accuracy: float = _f("float", "val. accuracy")
     test_accuracy: float = _f("float", "test accuracy")
     accuracy_per_epoch: list = _f("list")

@@ -5,7 +5,11 @@ On a GPU it trains in bf16 autocast with channels_last; on a CPU in fp32 with ch
 grouped middle of the spectrum; benchmarks/bench_train.py), deterministic for a seed.
 
 The format a model trains in is `memory_format_for(device, model)`; the study times its latency
-objective in the same format, and `TrainResult.memory_format` records it with the trial.
+objective in the same format, and `TrainResult.memory_format` records it with the trial. On a CPU, fit
+also keeps freed memory in the heap (studies/heap.py: no page faults for each step's activations) and
+computes narrow grouped convolutions as fewer, wider block-diagonal groups where that measures faster
+(studies/group_merge.py; `TrainResult.group_merge` records which). Both change speed, not the function:
+bench_train.py measures them, tests/test_group_merge.py checks them against torch's grouped conv.
 Evaluation runs under `torch.inference_mode`; the loss is checked for NaN/inf once per epoch (no host
 sync per step on a GPU); AdamW is the fused implementation where torch has one for the device.
 
@@ -32,6 +36,8 @@ import torch
 from torch import nn
 
 from .data import Dataset
+from .group_merge import merge_grouped_convs, merge_label
+from .heap import retain_freed_memory
 
 CPU_MEMORY_FORMAT = "channels_last"  # measured faster than "nchw" at every default point (bench_train.py)
 MEMORY_FORMATS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
@@ -49,6 +55,7 @@ class TrainResult:
     eval_time_s: float
     memory_format: str = "nchw"  # what the model trained and evaluated in: "nchw" or "channels_last"
     loss_per_epoch: tuple[float, ...] = ()  # mean training loss of each epoch
+    group_merge: str = "none"  # grouped convs computed as fewer groups on a CPU (group_merge.merge_label)
 
     @property
     def accuracy(self) -> float:
@@ -202,9 +209,13 @@ def evaluate(model: nn.Module, data: Dataset, device: torch.device, batch_size: 
 # ---------------------------------------------------------------- training
 
 def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: int, device: torch.device,
-        lr: float = 3e-3, weight_decay: float = 5e-4, on_epoch=None, memory_format: str | None = None) -> TrainResult:
+        lr: float = 3e-3, weight_decay: float = 5e-4, on_epoch=None, memory_format: str | None = None,
+        merge_groups: bool | None = None) -> TrainResult:
     """Train `model` in place (and leave it in the memory format it trained in); `on_epoch(epoch, accuracy)`
-    is called after each validation pass. `memory_format` None: `memory_format_for(device, model)`."""
+    is called after each validation pass. `memory_format` None: `memory_format_for(device, model)`.
+    `merge_groups` (None: on a CPU unless torch's deterministic algorithms are on): compute grouped
+    convolutions as fewer groups where that measures faster (`group_merge`; a timed choice, like
+    cudnn.benchmark, so off where determinism is asked for)."""
     device = torch.device(device)
     memory_format = memory_format or memory_format_for(device, model)
     fmt = _format(memory_format)
@@ -212,7 +223,11 @@ def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: 
     if device.type == "cpu":
         # subnormal floats (tiny gradients and AdamW moments) run orders of magnitude slower on x86 CPUs
         torch.set_flush_denormal(True)
+        retain_freed_memory()  # see studies/heap.py: no page faults for each step's activations
     model = model.to(device).to(memory_format=fmt)
+    if merge_groups is None:
+        merge_groups = device.type == "cpu" and not torch.are_deterministic_algorithms_enabled()
+    merged = merge_grouped_convs(model, _inputs(data.train_x[:batch_size], device, fmt)) if merge_groups else {}
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(data.train_y) / batch_size)
     optimizer = make_optimizer(model, device, lr, weight_decay)
@@ -245,4 +260,5 @@ def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: 
         eval_time += time.perf_counter() - started
         if on_epoch is not None:
             on_epoch(epoch + 1, accuracies[-1])
-    return TrainResult(tuple(accuracies), train_time, eval_time, memory_format, tuple(mean_losses))
+    return TrainResult(tuple(accuracies), train_time, eval_time, memory_format, tuple(mean_losses),
+                       merge_label(merged, model))
