@@ -52,6 +52,16 @@ def _first(config: dict, key: str, df: pd.DataFrame):
     return None
 
 
+def _execution(df: pd.DataFrame) -> str:
+    """How the trials were computed: 'channels_last, narrow groups merged where faster in 12 of 80'."""
+    parts = [_first({}, "memory_format", df) or ""]
+    if "group_merge" in df:
+        merged = int(df["group_merge"].map(lambda m: isinstance(m, str) and m not in ("", "none")).sum())
+        if merged:
+            parts.append(f"narrow groups merged where faster in {merged} of {len(df)} trials")
+    return ", ".join(p for p in parts if p)
+
+
 def _environment(env) -> tuple[str, object]:
     if not isinstance(env, dict) or not env:
         return "text", env or NOT_RECORDED
@@ -68,6 +78,7 @@ def header(df: pd.DataFrame, config: dict | None) -> dict:
         f"{config['epochs']} epochs" if config.get("epochs") is not None else "",
         f"batch size {config['batch_size']}" if config.get("batch_size") is not None else "",
         f"seeds {seeds}" if seeds not in (None, "", []) else "",
+        _execution(df),
     ]
     device = [_first(config, "device", df), f"backend {backend}" if backend else None]
     env_kind, env_value = _environment(config.get("environment"))

@@ -60,14 +60,25 @@ def budget_colors(labels) -> dict[str, str]:
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(sorted(set(labels)))}
 
 
+def _distinct(c: pd.DataFrame, column: str) -> list[str]:
+    return sorted({str(v) for v in c.get(column, pd.Series(dtype=object)).dropna() if str(v) not in ("", "<NA>")})
+
+
 def latency_unit(df: pd.DataFrame) -> str:
-    """'ms (NVIDIA H100, batch 256)' from the latency_device / latency_batch columns."""
+    """'ms (NVIDIA H100, batch 256, channels_last)', with '1 thread' and 'grouped convs merged' on a CPU:
+    how the latency objective was timed, from the latency_* columns."""
     c = df[df["latency_ms"].notna()] if "latency_ms" in df else df
-    devs = sorted({d for d in c.get("latency_device", pd.Series(dtype=str)) if isinstance(d, str) and d})
+    devs = _distinct(c, "latency_device")
     batches = sorted({int(b) for b in c.get("latency_batch", pd.Series(dtype="Int64")).dropna()})
-    dev = ", ".join(devs) if devs else "device not recorded"
-    bat = "batch " + ", ".join(str(b) for b in batches) if batches else "batch not recorded"
-    return f"ms ({dev}, {bat})"
+    parts = [", ".join(devs) if devs else "device not recorded",
+             "batch " + ", ".join(str(b) for b in batches) if batches else "batch not recorded"]
+    parts += _distinct(c, "latency_format")
+    threads = _distinct(c, "latency_threads")
+    if threads:
+        parts.append(f"{'/'.join(threads)} thread{'s' if threads != ['1'] else ''}")
+    if any(m != "none" for m in _distinct(c, "latency_group_merge")):
+        parts.append("narrow groups merged where faster")
+    return f"ms ({', '.join(parts)})"
 
 
 def layout(fig: go.Figure, *, x: str, y: str, xlog=False, height=HEIGHT, legend_title=None) -> go.Figure:

@@ -59,6 +59,7 @@ class TrialRecord:
     latency_batch: int = _f("int")
     latency_format: str = _f("str")
     latency_threads: int = _f("int")
+    latency_group_merge: str = _f("str")  # grouped convs timed as fewer groups (CPU), e.g. "21->7 x3"
     # training and its outcome
     dataset: str = _f("str")
     epochs: int = _f("int")

@@ -68,16 +68,18 @@ def merge_choices(conv: nn.Conv2d) -> list[int]:
     return [m for m in range(1, conv.groups + 1) if conv.groups % m == 0 and m * width <= MAX_MERGED_WIDTH]
 
 
-def _time_step(conv: nn.Conv2d, merge: int, x: torch.Tensor) -> float:
+def _time_step(conv: nn.Conv2d, merge: int, x: torch.Tensor, backward: bool) -> float:
     # the weight in the input's format, as `model.to(memory_format=...)` leaves it
     weight = conv.weight.detach().contiguous(memory_format=_format_of(x)).requires_grad_(True)
-    x = x.detach().requires_grad_(True)
+    x = x.detach().requires_grad_(backward)
+    weight.requires_grad_(backward)
     groups = conv.groups // merge
 
     def step():
         w = block_diagonal(weight, conv.groups, merge) if merge > 1 else weight
         out = F.conv2d(x, w, None, conv.stride, conv.padding, conv.dilation, groups)
-        out.backward(torch.ones_like(out))
+        if backward:
+            out.backward(torch.ones_like(out))
     step()  # warm-up: oneDNN builds its primitive on the first call
     times = []
     for _ in range(TIMING_REPEATS):
@@ -88,17 +90,19 @@ def _time_step(conv: nn.Conv2d, merge: int, x: torch.Tensor) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def fastest_merge(conv_key: tuple, shape: tuple, memory_format: torch.memory_format, threads: int) -> int:
+def fastest_merge(conv_key: tuple, shape: tuple, memory_format: torch.memory_format, threads: int,
+                  backward: bool = True) -> int:
     """The measured fastest merge factor for a convolution (`conv_key`: its constructor arguments) on an
-    input of `shape`; cached per process, since each worker trains the same shapes many times."""
+    input of `shape`, forward and backward (training) or forward alone (inference); cached per process,
+    since each worker trains the same shapes many times."""
     in_channels, out_channels, kernel_size, stride, padding, dilation, groups = conv_key
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=False)
     choices = merge_choices(conv)
     if len(choices) == 1:
         return 1
     x = torch.randn(shape).contiguous(memory_format=memory_format)
-    with torch.enable_grad():
-        times = {m: _time_step(conv, m, x) for m in choices}
+    with torch.enable_grad() if backward else torch.no_grad():
+        times = {m: _time_step(conv, m, x, backward) for m in choices}
     return min(times, key=times.get)
 
 
@@ -136,11 +140,12 @@ def _inputs_seen(model: nn.Module, sample: torch.Tensor, convs: dict) -> dict:
     return seen
 
 
-def merge_grouped_convs(model: nn.Module, sample: torch.Tensor, choose=None) -> dict[str, int]:
+def merge_grouped_convs(model: nn.Module, sample: torch.Tensor, choose=None, backward: bool = True) -> dict[str, int]:
     """Swap each grouped convolution of `model` (on the CPU) for a `MergedConv2d` where a merge factor
     > 1 measures fastest at the shapes and memory formats a forward pass of `sample` (a training batch,
-    in the model's format) gives it; returns {module name: merge factor} for the swapped ones.
-    `choose(conv_key, shape, memory_format, threads) -> merge` replaces the timing (tests)."""
+    in the model's format) gives it, timed forward and backward (`backward` False: forward alone, for
+    inference); returns {module name: merge factor} for the swapped ones.
+    `choose(conv_key, shape, memory_format, threads, backward) -> merge` replaces the timing (tests)."""
     choose = choose or fastest_merge
     convs = {name: m for name, m in model.named_modules()
              if type(m) is nn.Conv2d and len(merge_choices(m)) > 1}
@@ -152,7 +157,7 @@ def merge_grouped_convs(model: nn.Module, sample: torch.Tensor, choose=None) -> 
         if name not in seen:
             continue  # not on the forward path
         shape, fmt = seen[name]
-        merge = choose(_key(conv), shape, fmt, torch.get_num_threads())
+        merge = choose(_key(conv), shape, fmt, torch.get_num_threads(), backward)
         if merge > 1:
             parent_name, _, child = name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model

@@ -33,18 +33,30 @@ def latency_key(spec, config, device) -> str:
 
 
 def measure_latency(spec, config, dataset, device, threads: int | None) -> dict:
-    """The latency objective, timed in the memory format and thread count the training uses."""
-    from spectrum import build_network, cost
+    """The latency objective, timed in the memory format and thread count the training uses, with grouped
+    convolutions computed as fewer groups where that is faster for a forward pass (CPU, group_merge)."""
+    import torch
 
-    from .train import memory_format_for
+    from spectrum import build_network, cost
+    from spectrum.timing import torch_threads
+
+    from .group_merge import merge_grouped_convs, merge_label
+    from .train import MEMORY_FORMATS, memory_format_for, uses_group_merge
 
     model = build_network(spec, config.backend)
     fmt = memory_format_for(device, model)  # a model that trains in NCHW (a oneDNN bug) is timed in NCHW
-    lat = cost.latency(model, (dataset.in_channels, dataset.image_size,
-                       dataset.image_size), batch_size=config.latency_batch, device=device, memory_format=fmt,
+    shape = (dataset.in_channels, dataset.image_size, dataset.image_size)
+    merged = "none"
+    if uses_group_merge(device):  # grouped convs computed as training computes them, chosen for inference
+        with torch_threads(threads):
+            model = model.to(memory_format=MEMORY_FORMATS[fmt]).eval()
+            sample = torch.randn(config.latency_batch, *shape).contiguous(memory_format=MEMORY_FORMATS[fmt])
+            merged = merge_label(merge_grouped_convs(model, sample, backward=False), model)
+    lat = cost.latency(model, shape, batch_size=config.latency_batch, device=device, memory_format=fmt,
                        threads=threads, min_run_time=LATENCY_RUN_S)
     return {"latency_ms": lat["median_ms"], "latency_iqr_ms": lat["iqr_ms"], "latency_device": lat["device"],
-            "latency_batch": lat["batch_size"], "latency_format": fmt, "latency_threads": threads}
+            "latency_batch": lat["batch_size"], "latency_format": fmt, "latency_threads": threads,
+            "latency_group_merge": merged}
 
 
 class Objective:

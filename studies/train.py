@@ -130,6 +130,12 @@ def make_schedule(optimizer, total_steps: int, warmup: bool):
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, cosine], milestones=[steps])
 
 
+def uses_group_merge(device) -> bool:
+    """Whether grouped convolutions are merged where faster (`group_merge`): on a CPU, unless torch's
+    deterministic algorithms are on (the merge is a timed choice, like cudnn.benchmark)."""
+    return torch.device(device).type == "cpu" and not torch.are_deterministic_algorithms_enabled()
+
+
 def make_optimizer(model: nn.Module, device: torch.device, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW, fused into one kernel where torch has it for the device (CPU and CUDA): the same update to
     float rounding, 3-4x faster than the per-parameter loop (0.5 vs 1.9 ms a step on a 35-tensor net)."""
@@ -226,7 +232,7 @@ def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: 
         retain_freed_memory()  # see studies/heap.py: no page faults for each step's activations
     model = model.to(device).to(memory_format=fmt)
     if merge_groups is None:
-        merge_groups = device.type == "cpu" and not torch.are_deterministic_algorithms_enabled()
+        merge_groups = uses_group_merge(device)
     merged = merge_grouped_convs(model, _inputs(data.train_x[:batch_size], device, fmt)) if merge_groups else {}
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(data.train_y) / batch_size)

@@ -68,7 +68,7 @@ def test_merge_choices_are_divisors_up_to_the_width_cap():
     assert merge_choices(nn.Conv2d(8, 8, 3, groups=8, padding=1, padding_mode="reflect")) == [1]
 
 
-def _widest(key, shape, fmt, threads):
+def _widest(key, shape, fmt, threads, backward):
     """The widest merge a layer allows, in place of the timed choice (so the swap always happens)."""
     return merge_choices(nn.Conv2d(*key[:2], key[2], groups=key[6]))[-1]
 

@@ -289,3 +289,20 @@ def test_trials_table_columns_come_from_the_trial_record():
     assert "val. accuracy (%)" in shown
     body = html.split('<table id="trials"', 1)[1].split("</table>", 1)[0]
     assert body.count("<tr class=") == len(t)
+
+
+def test_the_page_says_how_latency_was_timed_and_how_trials_trained():
+    """Issue 11: the latency objective's format, threads and merged groups, and the training format, on the page."""
+    import pandas as pd
+
+    from reports.meta import header
+    from reports.plotstyle import latency_unit
+
+    df = pd.DataFrame({
+        "latency_ms": [9.0, 12.0], "latency_device": ["cpu AVX2", "cpu AVX2"], "latency_batch": [64, 64],
+        "latency_format": ["channels_last", "channels_last"], "latency_threads": [1, 1],
+        "latency_group_merge": ["none", "21->7 x3"], "memory_format": ["channels_last", "channels_last"],
+        "group_merge": ["none", "21->7 x3, 20->5 x2"]})
+    assert latency_unit(df) == "ms (cpu AVX2, batch 64, channels_last, 1 thread, narrow groups merged where faster)"
+    training = next(r["value"] for r in header(df, {"epochs": 3})["rows"] if r["label"] == "training")
+    assert training == "3 epochs, channels_last, narrow groups merged where faster in 1 of 2 trials"
