@@ -31,6 +31,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kernels.environment import environment  # noqa: E402
 from spectrum import build_network  # noqa: E402
 from studies import train  # noqa: E402
 from studies.budgets import grid_networks, resolve_config  # noqa: E402
@@ -176,11 +177,13 @@ def main(argv=None) -> int:
               f"{'PASS' if passed else 'MISS'}")
     print(f"goals: {'PASS' if ok else 'MISS'}")
     if args.json:
+        command = ["python", "benchmarks/bench_train.py", *(argv if argv is not None else sys.argv[1:])]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "command": " ".join(["python benchmarks/bench_train.py", *(argv if argv is not None else sys.argv[1:])]),
-            "torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(), "threads": args.threads,
-            "batch_size": args.batch_size, "dataset": data.name, "date": time.strftime("%Y-%m-%d"),
-            "rows": rows, "goals": goals}, indent=1) + "\n")
+            "environment": environment("cpu", command), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": args.threads, "batch_size": args.batch_size, "dataset": data.name,
+            "steps_per_repeat": STEPS_PER_REPEAT, "repeats": args.repeats, "rows": rows, "goals": goals},
+            indent=1, default=str) + "\n")
     return 0
 
 
