@@ -154,13 +154,12 @@ def test_two_workers_on_one_journal_finish_the_grid_without_duplicates(tmp_path)
     assert len(points) == len(set(points)) == 3 * 2  # 3 segment counts x 2 seeds, each exactly once
 
 
-INTERRUPT_SEEDS = 6  # 18 trials: the signal is sent with at least 8 still queued
+INTERRUPT_SEEDS = 3  # 9 trials
 
 
-def _wait_mid_study(journal: Path, proc, timeout: float = 180, queued: int = 8) -> None:
+def _wait_mid_study(journal: Path, proc, timeout: float = 180, queued: int = 2) -> None:
     """Until the study is known to be mid-way: two trials done, one training, `queued` still waiting (an
-    event in the storage, not a guess at timing). So many left that the signal lands mid-study even when
-    a loaded machine delays this process by seconds (with 2 queued, the study once ended first)."""
+    event in the storage, not a guess at timing: whatever runs next, the signal lands mid-study)."""
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -172,6 +171,14 @@ def _wait_mid_study(journal: Path, proc, timeout: float = 180, queued: int = 8) 
             assert proc.poll() is None, "the study ended before the signal could be sent"
             return
     pytest.fail("the study never reached a mid-way state")
+
+
+def _signal_state(pid: int) -> str:
+    """The blocked / ignored / caught signal masks of a process (Linux), for a failure message."""
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return "unknown"
+    return " ".join(line.strip() for line in status.read_text().splitlines() if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
 
 
 def _storage(journal: Path):
@@ -212,12 +219,16 @@ def test_ctrl_c_stops_cleanly_keeps_finished_trials_and_the_rerun_completes(tmp_
     out_dir = tmp_path / "run"
     args = ["--space", "segments", "--match", "none", "--out", str(out_dir), *tiny(INTERRUPT_SEEDS), "--epochs", "3"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    # as from a terminal: SIGINT at its default, even when pytest itself runs in the background of a
+    # non-interactive shell (which ignores SIGINT for `&` jobs, and a child inherits that)
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_study.py"), *args], env=env, cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_mid_study(out_dir / "study.journal", proc)
+    signals = _signal_state(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, f"stdout: {stdout}\nstderr: {stderr}\nsignals of the study: {signals}"
     assert "Traceback" not in stderr and "rerun the same command to resume" in stderr
     stopped = pd.read_csv(out_dir / "trials.csv")
     finished = stopped[stopped.state == "COMPLETE"]
