@@ -74,7 +74,7 @@ def latency_unit(df: pd.DataFrame) -> str:
              "batch " + ", ".join(str(b) for b in batches) if batches else "batch not recorded"]
     parts += _distinct(c, "latency_format")
     threads = _distinct(c, "latency_threads")
-    if threads:
+    if threads and not any("thread" in d for d in devs):  # "cpu (1 thread)" already says it
         parts.append(f"{'/'.join(threads)} thread{'s' if threads != ['1'] else ''}")
     if any(m != "none" for m in _distinct(c, "latency_group_merge")):
         parts.append("narrow groups merged where faster")

@@ -304,5 +304,7 @@ def test_the_page_says_how_latency_was_timed_and_how_trials_trained():
         "latency_group_merge": ["none", "21->7 x3"], "memory_format": ["channels_last", "channels_last"],
         "group_merge": ["none", "21->7 x3, 20->5 x2"]})
     assert latency_unit(df) == "ms (cpu AVX2, batch 64, channels_last, 1 thread, narrow groups merged where faster)"
+    df["latency_device"] = "cpu (1 thread)"
+    assert latency_unit(df) == "ms (cpu (1 thread), batch 64, channels_last, narrow groups merged where faster)"
     training = next(r["value"] for r in header(df, {"epochs": 3})["rows"] if r["label"] == "training")
     assert training == "3 epochs, channels_last, narrow groups merged where faster in 1 of 2 trials"
