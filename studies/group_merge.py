@@ -68,9 +68,9 @@ def merge_choices(conv: nn.Conv2d) -> list[int]:
     return [m for m in range(1, conv.groups + 1) if conv.groups % m == 0 and m * width <= MAX_MERGED_WIDTH]
 
 
-def _time_step(conv: nn.Conv2d, merge: int, x: torch.Tensor, backward: bool) -> float:
+def _time_step(conv: nn.Conv2d, weight: torch.Tensor, merge: int, x: torch.Tensor, backward: bool) -> float:
     # the weight in the input's format, as `model.to(memory_format=...)` leaves it
-    weight = conv.weight.detach().contiguous(memory_format=_format_of(x)).requires_grad_(True)
+    weight = weight.contiguous(memory_format=_format_of(x))
     x = x.detach().requires_grad_(backward)
     weight.requires_grad_(backward)
     groups = conv.groups // merge
@@ -96,13 +96,17 @@ def fastest_merge(conv_key: tuple, shape: tuple, memory_format: torch.memory_for
     input of `shape`, forward and backward (training) or forward alone (inference); cached per process,
     since each worker trains the same shapes many times."""
     in_channels, out_channels, kernel_size, stride, padding, dilation, groups = conv_key
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=False)
+    # on "meta" and with its own generator: the timing must not move the global RNG a seeded trial draws from
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=False,
+                     device="meta")
     choices = merge_choices(conv)
     if len(choices) == 1:
         return 1
-    x = torch.randn(shape).contiguous(memory_format=memory_format)
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(conv.weight.shape, generator=generator)
+    x = torch.randn(shape, generator=generator).contiguous(memory_format=memory_format)
     with torch.enable_grad() if backward else torch.no_grad():
-        times = {m: _time_step(conv, m, x, backward) for m in choices}
+        times = {m: _time_step(conv, weight, m, x, backward) for m in choices}
     return min(times, key=times.get)
 
 

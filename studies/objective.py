@@ -50,7 +50,7 @@ def measure_latency(spec, config, dataset, device, threads: int | None) -> dict:
     if uses_group_merge(device):  # grouped convs computed as training computes them, chosen for inference
         with torch_threads(threads):
             model = model.to(memory_format=MEMORY_FORMATS[fmt]).eval()
-            sample = torch.randn(config.latency_batch, *shape).contiguous(memory_format=MEMORY_FORMATS[fmt])
+            sample = torch.zeros(config.latency_batch, *shape).contiguous(memory_format=MEMORY_FORMATS[fmt])
             merged = merge_label(merge_grouped_convs(model, sample, backward=False), model)
     lat = cost.latency(model, shape, batch_size=config.latency_batch, device=device, memory_format=fmt,
                        threads=threads, min_run_time=LATENCY_RUN_S)

@@ -127,3 +127,16 @@ def test_heap_retention_is_taken_by_glibc_and_reverts():
             "a = r(True); [torch.empty(2**22) for _ in range(3)]; b = r(False); print(a, b)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_timing_the_merges_leaves_the_global_rng_where_it_was():
+    """A seeded trial draws from the global RNG after fit picks its merges: the timing must not move it."""
+    from studies.group_merge import fastest_merge
+
+    fastest_merge.cache_clear()  # so the timing runs here
+    model = _net(segments=4).to(memory_format=torch.channels_last)
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    merge_grouped_convs(model, torch.zeros(8, 1, 16, 16), choose=None)
+    assert torch.equal(torch.rand(3), expected)
