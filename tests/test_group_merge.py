@@ -36,6 +36,24 @@ def test_merged_conv_equals_torchs_grouped_conv_forward_and_backward(channels, g
     torch.testing.assert_close(dw, ref_dw, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("cin,cout,groups,merge,kernel,padding,dilation", [
+    (12, 24, 4, 2, 3, 1, 1), (16, 8, 8, 4, 3, 2, 2), (6, 12, 3, 3, 5, 2, 1), (8, 8, 4, 2, 1, 0, 1)])
+def test_merged_conv_with_other_widths_kernels_and_dilations_equals_torchs(cin, cout, groups, merge, kernel,
+                                                                          padding, dilation):
+    torch.manual_seed(1)
+    conv = nn.Conv2d(cin, cout, kernel, 1, padding, dilation, groups=groups, bias=True)
+    x = torch.randn(2, cin, 9, 9, requires_grad=True)
+    reference = conv(x)
+    grad_out = torch.randn_like(reference)
+    ref_dx, ref_dw = torch.autograd.grad(reference, (x, conv.weight), grad_out)
+    merged = MergedConv2d.wrapping(conv, merge)
+    out = merged(x)
+    dx, dw = torch.autograd.grad(out, (x, merged.weight), grad_out)
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(dx, ref_dx, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(dw, ref_dw, rtol=1e-5, atol=1e-4)
+
+
 def test_block_diagonal_weight_holds_each_group_on_its_diagonal_and_zeros_elsewhere():
     groups, merge, width, out_per_group = 6, 3, 2, 2
     weight = torch.arange(1, groups * out_per_group * width * 9 + 1, dtype=torch.float32).reshape(
