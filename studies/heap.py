@@ -2,8 +2,9 @@
 
 glibc serves every allocation over its mmap threshold (128 KiB, raised dynamically up to 32 MiB) with a
 fresh `mmap` and gives it back on `free`: each activation tensor of a training step then costs page
-faults and zeroing of new pages, and the wider networks a MAC budget gives the intermediate points pay
-the most (measured 1.1-1.8x per step here, benchmarks/bench_train.py). Raising the mmap and trim
+faults and zeroing of new pages once glibc trims the freed heap, and the wider networks a MAC budget
+gives the intermediate points pay the most (benchmarks/bench_train.py, points with no merged groups:
+depthwise 1.36x and 1.56x faster a step, the regular end unchanged). Raising the mmap and trim
 thresholds keeps those pages in the heap for the next step: the effect of the jemalloc/tcmalloc preload
 that PyTorch's CPU tuning guide recommends, without a preload. The cost is that a worker keeps its peak
 heap until it exits.
@@ -19,7 +20,6 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit (4 * 1024 * 1024 * sizeof(long))
 RETAINED = {M_MMAP_THRESHOLD: MMAP_THRESHOLD_MAX, M_TRIM_THRESHOLD: 2 ** 31 - 1}
-GLIBC_DEFAULTS = {M_MMAP_THRESHOLD: 128 * 1024, M_TRIM_THRESHOLD: 128 * 1024}
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,13 +35,7 @@ def _glibc():
     return libc
 
 
-def retain_freed_memory(retain: bool = True) -> bool:
-    """Keep (True) or return (False, glibc's defaults) freed memory; whether glibc took the setting."""
+def retain_freed_memory() -> bool:
+    """Keep freed memory in this process's heap from now on; whether glibc took the setting."""
     libc = _glibc()
-    if libc is None:
-        return False
-    values = RETAINED if retain else GLIBC_DEFAULTS
-    ok = all(libc.mallopt(param, value) == 1 for param, value in values.items())
-    if not retain:
-        libc.malloc_trim(0)
-    return ok
+    return libc is not None and all(libc.mallopt(param, value) == 1 for param, value in RETAINED.items())

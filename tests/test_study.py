@@ -157,8 +157,8 @@ def test_two_workers_on_one_journal_finish_the_grid_without_duplicates(tmp_path)
 INTERRUPT_SEEDS = 3  # 9 trials
 
 
-def _wait_mid_study(journal: Path, proc, timeout: float = 180, queued: int = 2) -> None:
-    """Until the study is known to be mid-way: two trials done, one training, `queued` still waiting (an
+def _wait_mid_study(journal: Path, proc, timeout: float = 180) -> None:
+    """Until the study is known to be mid-way: two trials done, one training, two still waiting (an
     event in the storage, not a guess at timing: whatever runs next, the signal lands mid-study)."""
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
@@ -167,7 +167,7 @@ def _wait_mid_study(journal: Path, proc, timeout: float = 180, queued: int = 2) 
             continue
         study = optuna.load_study(study_name="spectrum-segments", storage=_storage(journal))
         states = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)])
-        if (states == "COMPLETE").sum() >= 2 and (states == "RUNNING").any() and (states == "WAITING").sum() >= queued:
+        if (states == "COMPLETE").sum() >= 2 and (states == "RUNNING").any() and (states == "WAITING").sum() >= 2:
             assert proc.poll() is None, "the study ended before the signal could be sent"
             return
     pytest.fail("the study never reached a mid-way state")
