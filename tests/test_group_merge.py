@@ -1,5 +1,6 @@
 """Grouped convolutions computed as fewer, wider groups (studies.group_merge) against torch's own grouped
 conv, and the heap setting (studies.heap): same function, same gradients, same parameters, same training."""
+import os
 import subprocess
 import sys
 
@@ -159,12 +160,25 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+# glibc's static mmap threshold (128 KiB), fixed by its environment variable so that the dynamic raise
+# cannot hide the faults: how much of a freed heap glibc keeps by default differs between machines
+# (CI's sandbox kept it all; this machine trimmed a fifth of each step back), so the baseline is pinned,
+# and a preloaded allocator (jemalloc, tcmalloc) is taken out: the test is about glibc.
+_TRIMMING_GLIBC = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+_PAGES_A_STEP = 20 * 1_100_000 * 4 // 4096
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_retained_heap_stops_the_page_faults_of_each_step():
-    """glibc trims a freed heap and faults it back in on the next step; retained, the pages stay (counted
-    in minor page faults, not timed)."""
+    """glibc returns freed activations to the system and faults them back in on the next step; retained,
+    the pages stay (counted in minor page faults, not timed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD"))}
+    env.update(_TRIMMING_GLIBC)
+
     def faults(mode):
-        out = subprocess.run([sys.executable, "-c", _STEPS_FAULTS, mode], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", _STEPS_FAULTS, mode], capture_output=True, text=True,
+                             check=True, env=env)
         return int(out.stdout)
     default, retained = faults("default"), faults("retain")
-    assert retained * 5 < default, (retained, default)
+    assert default > 4 * _PAGES_A_STEP, ("the baseline should fault every step's pages in", default)
+    assert retained < _PAGES_A_STEP / 4, (retained, default)
