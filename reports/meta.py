@@ -59,6 +59,11 @@ def _execution(df: pd.DataFrame) -> str:
         merged = int(df["group_merge"].map(lambda m: isinstance(m, str) and m not in ("", "none")).sum())
         if merged:
             parts.append(f"narrow groups merged where faster in {merged} of {len(df)} trials")
+    if "deterministic" in df:
+        reproducible = int(df["deterministic"].map(lambda d: d is True or d == 1).sum())
+        if reproducible:
+            parts.append("deterministic algorithms" + (f" in {reproducible} of {len(df)} trials"
+                                                       if reproducible < len(df) else ""))
     return ", ".join(p for p in parts if p)
 
 

@@ -69,6 +69,7 @@ class TrialRecord:
     device: str = _f("str")
     memory_format: str = _f("str")
     group_merge: str = _f("str")  # grouped convs trained as fewer groups on a CPU, e.g. "21->3 x3"
+    deterministic: bool = _f("bool")  # trained under torch's deterministic algorithms (--deterministic)
     accuracy: float = _f("float", "val. accuracy")
     test_accuracy: float = _f("float", "test accuracy")
     accuracy_per_epoch: list = _f("list")

@@ -80,6 +80,8 @@ class StudyConfig:
     workers: int | None = _opt(None, "local worker processes sharing the study (default: 2 on a CPU with 2+ "
                                      "cores, 1 on a GPU)", positive_int)
     latency_batch: int = _opt(64, "batch size of the latency measurement", positive_int)
+    deterministic: bool = _opt(False, "reproducible trials: torch's deterministic algorithms, no timed kernel "
+                                      "choices (CPU grouped merging, cudnn.benchmark, Triton autotuning); slower")
     quiet: bool = _opt(False, "no progress bars or per-trial lines")
     report_only: bool = _opt(False, "redraw the report from the storage, train nothing")
     command: str = _opt("", flag=False)

@@ -137,7 +137,7 @@ class Objective:
         self.train_s += result.train_time_s + result.eval_time_s
         outcome = {"accuracy": result.accuracy, "test_accuracy": test_accuracy, "train_time_s": result.train_time_s,
                    "eval_time_s": result.eval_time_s, "memory_format": result.memory_format,
-                   "group_merge": result.group_merge}
+                   "group_merge": result.group_merge, "deterministic": result.deterministic}
         for key, value in outcome.items():
             trial.set_user_attr(key, value)
         self.log(f"trial {trial.number:>3} {record.position:>12} {point.order:<15} {point.activation:<10} "

@@ -19,6 +19,7 @@ from .data import load_dataset
 from .grid import enqueue, owed_points, point_key, seed_counts, settles, status
 from .objective import latency_key, measure_latency
 from .outputs import study_meta, write_outputs
+from .reproducible import make_deterministic
 from .spaces import get_space
 from .storage import FolderLock, fail_stale_trials
 from .workers import Pool, default_workers, open_study, progress, work
@@ -114,6 +115,8 @@ def run(config) -> Summary:
     from spectrum import cost
 
     started = time.perf_counter()
+    if config.deterministic:  # before any CUDA work (cuBLAS reads its workspace setting then)
+        make_deterministic()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = cost.resolve_device(config.device)  # an absent device or a bad data folder: a usage error
     dataset = load_dataset(config.dataset, config.data_dir)  # before anything is written

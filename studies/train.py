@@ -56,6 +56,7 @@ class TrainResult:
     memory_format: str = "nchw"  # what the model trained and evaluated in: "nchw" or "channels_last"
     loss_per_epoch: tuple[float, ...] = ()  # mean training loss of each epoch
     group_merge: str = "none"  # grouped convs computed as fewer groups on a CPU (group_merge.merge_label)
+    deterministic: bool = False  # trained under torch's deterministic algorithms (studies/reproducible.py)
 
     @property
     def accuracy(self) -> float:
@@ -267,4 +268,4 @@ def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: 
         if on_epoch is not None:
             on_epoch(epoch + 1, accuracies[-1])
     return TrainResult(tuple(accuracies), train_time, eval_time, memory_format, tuple(mean_losses),
-                       merge_label(merged, model))
+                       merge_label(merged, model), torch.are_deterministic_algorithms_enabled())

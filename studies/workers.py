@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from .data import load_dataset
 from .grid import POINT_ATTR, settles
 from .objective import Objective
+from .reproducible import make_deterministic
 from .spaces import get_space
 from .storage import fail_stale_trials, make_storage
 
@@ -64,6 +65,8 @@ def work(config, latency: dict, worker: int = 0, threads: int | None = None, sto
     import torch
     from spectrum import cost
 
+    if config.deterministic:
+        make_deterministic()
     if threads:
         torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)

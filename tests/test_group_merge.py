@@ -134,14 +134,24 @@ def test_fit_with_merged_groups_trains_to_the_same_accuracies(monkeypatch):
     assert merged.loss_per_epoch == pytest.approx(plain.loss_per_epoch, rel=1e-4)
 
 
-def test_deterministic_mode_turns_merging_off():
+def test_deterministic_mode_turns_merging_off(monkeypatch):
+    """--deterministic (studies.reproducible): no timed choice is left, and the result says so."""
+    from studies.reproducible import make_deterministic
+
+    monkeypatch.setenv("KERNELS_AUTOTUNE", "1")  # both restored after the test
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     data = make_synthetic(n_train=64, n_val=32, n_test=32)
-    torch.use_deterministic_algorithms(True)
+    cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     try:
+        make_deterministic()
+        assert os.environ["KERNELS_AUTOTUNE"] == "0" and os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert not train.uses_group_merge("cpu") and not torch.backends.cudnn.benchmark
         result = train.fit(_net(), data, epochs=1, batch_size=32, seed=0, device=CPU)
     finally:
         torch.use_deterministic_algorithms(False)
-    assert result.group_merge == "none"
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
+    assert result.group_merge == "none" and result.deterministic
+    assert not train.fit(_net(), data, epochs=1, batch_size=32, seed=0, device=CPU).deterministic
 
 
 _STEPS_FAULTS = """

@@ -116,15 +116,20 @@ def test_same_seed_trains_to_the_same_accuracy_on_cpu():
 
 
 def test_a_point_trains_to_the_same_accuracy_whatever_ran_before_it(tmp_path):
-    """One worker runs every point in sequence, two split them: each point's numbers must not change."""
-    args = ["--space", "segments", "--match", "none", *tiny(2)]
+    """One worker runs every point in sequence, two split them: with --deterministic (no timed choice of how
+    grouped convs are computed) each point's numbers are the same to the last digit."""
+    args = ["--space", "segments", "--match", "none", *tiny(2), "--deterministic"]
     one = run_study(*args, "--workers", "1", "--out", str(tmp_path / "one"))
     two = run_study(*args, "--workers", "2", "--out", str(tmp_path / "two"))
     assert one.returncode == two.returncode == 0, one.stderr + two.stderr
     frames = [pd.read_csv(tmp_path / d / "trials.csv") for d in ("one", "two")]
-    a, b = (f[f.state == "COMPLETE"].set_index(["segments", "seed"]).accuracy.sort_index() for f in frames)
-    assert len(a) == 6
-    pd.testing.assert_series_equal(a, b)
+    for frame in frames:
+        assert frame.deterministic.all() and (frame.group_merge == "none").all()
+    for column in ("accuracy", "test_accuracy"):
+        a, b = (f[f.state == "COMPLETE"].set_index(["segments", "seed"])[column].sort_index() for f in frames)
+        assert len(a) == 6
+        pd.testing.assert_series_equal(a, b, check_exact=True)
+    assert "deterministic algorithms" in (tmp_path / "two" / "report.html").read_text()
 
 
 def test_diverging_trial_is_stored_as_fail_with_its_reason_and_the_study_goes_on(tmp_path):
