@@ -91,7 +91,15 @@ class Space:
         return [dict(zip(choices, values)) for values in itertools.product(*choices.values())]
 
 
-def _axes(segments, orders=lambda c: ORDERS[:1], activations=lambda c: ("none",)) -> dict:
+def own_activation(config) -> tuple[str]:
+    """The `--net` family's own intermediate nonlinearity: none for the Xception-style net (the paper's
+    finding), ReLU for the ResNeXt bottleneck (its BN-ReLU between the grouped conv and the 1x1)."""
+    from spectrum import NETWORKS
+
+    return (NETWORKS[config.net].spec().activation,)
+
+
+def _axes(segments, orders=lambda c: ORDERS[:1], activations=own_activation) -> dict:
     return {"segments": segments, "order": orders, "activation": activations, "budget": budgets, "seed": seed_choices}
 
 
@@ -101,8 +109,8 @@ def _nonlinearity_segments(config):
 
 
 SPACES = {
-    "segments": Space("segments", "every segment count of the study network (spatial first, no intermediate "
-                      "nonlinearity): where on the spectrum is accuracy best for the cost?",
+    "segments": Space("segments", "every segment count of the study network (spatial first, the network's own "
+                      "intermediate nonlinearity): where on the spectrum is accuracy best for the cost?",
                       _axes(lambda c: divisors(c.width))),
     "order": Space("order", "both orders (spatial first / pointwise first) x five segment counts spread "
                    "over the spectrum", _axes(lambda c: spread(divisors(c.width)), lambda c: ORDERS)),

@@ -4,6 +4,7 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from spectrum import (NETWORKS, BottleneckBlock, BottleneckSpec, SpectrumBlock, build_network, match_width,
                       matched_position, min_width, network_cost, resnext_spec, segment_choices)
@@ -117,6 +118,21 @@ def test_the_default_family_network_is_resnext_shaped():
     assert spec.widths == (16, 32, 64) and [m.out for m in spec.modules] == [32, 64, 128]
     assert [m.stride for m in spec.modules] == [1, 2, 2] and spec.feature_side() == 8
     assert spec.activation == "relu" and spec.intermediate_norm  # BN and ReLU between all three convs
+
+
+@pytest.mark.parametrize("net,activation,modules", [("resnext", "relu", nn.ReLU), ("small", "none", nn.Identity)])
+@pytest.mark.parametrize("space", ["segments", "order"])
+def test_a_study_trains_each_family_with_its_own_intermediate_nonlinearity(space, net, activation, modules, tmp_path):
+    """A ResNeXt study keeps the bottleneck's BN-ReLU between the grouped conv and its 1x1 (ResNeXt's block);
+    the Xception-style net leaves it out (the paper's finding)."""
+    from studies.config import StudyConfig
+    from studies.spaces import Point, get_space, network_for
+
+    config = StudyConfig(space=space, net=net, match="none", width=8, depth=2, seeds=1, out=tmp_path)
+    assert get_space(space).choices(config)["activation"] == [activation]
+    spec = network_for(Point(2, "spatial_first", activation, None, 0), config, 1, 12, 5)
+    blocks = [m for m in build_network(spec).modules() if isinstance(m, SpectrumBlock)]
+    assert blocks and all(type(block.act) is modules for block in blocks)
 
 
 @pytest.mark.parametrize("metric,target", [("macs", 3e6), ("params", 5e4)])
