@@ -13,7 +13,6 @@ the trained model's modules to count MACs or time latency: both are measured on 
 from __future__ import annotations
 
 import functools
-import statistics
 import time
 
 import torch
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 MAX_MERGED_WIDTH = 32  # wider merged groups multiply the MACs past any gain the library's kernels give
-TIMING_REPEATS = 3
+TIMING_REPEATS = 3  # the fastest counts: a slower repeat measures what else the (shared) machine ran
 
 
 def block_diagonal(weight: torch.Tensor, groups: int, merge: int) -> torch.Tensor:
@@ -86,7 +85,7 @@ def _time_step(conv: nn.Conv2d, weight: torch.Tensor, merge: int, x: torch.Tenso
         started = time.perf_counter()
         step()
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return min(times)
 
 
 @functools.lru_cache(maxsize=256)
