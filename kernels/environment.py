@@ -47,16 +47,22 @@ def device_label(device: torch.device) -> str:
     return f"cpu ({n} thread{'s' if n != 1 else ''})"
 
 
-@functools.lru_cache(maxsize=1)
-def git_state() -> tuple:
-    """(commit, dirty) of the checkout holding this file; (None, None) outside git."""
-    here = os.path.dirname(os.path.abspath(__file__))
+OUTPUT_PATHS = ("benchmarks/results", "runs")
+
+
+@functools.lru_cache(maxsize=4)
+def git_state(here: str | None = None) -> tuple:
+    """(commit, dirty) of the checkout holding `here` (default: this file); (None, None) outside git."""
+    here = here or os.path.dirname(os.path.abspath(__file__))
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
         if commit.returncode:
             return None, None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10)
+        # measured results written into the checkout (benchmarks/results, runs) are outputs, not the code
+        # that measured them: rewriting a result file must not mark the next measurement dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                *(f":(top,exclude){path}" for path in OUTPUT_PATHS)],
+                               cwd=here, capture_output=True, text=True, timeout=10)
         return commit.stdout.strip(), (bool(dirty.stdout.strip()) if dirty.returncode == 0 else None)
     except (OSError, subprocess.SubprocessError):
         return None, None

@@ -487,6 +487,28 @@ def test_policy_decides_from_measured_rows(tmp_path):
 # --------------------------------------------------------------------------------------------
 # benchmark: CPU smoke test, the goal arithmetic, the environment record
 # --------------------------------------------------------------------------------------------
+def test_git_dirty_counts_code_changes_not_result_files(tmp_path):
+    """A benchmark that rewrites its own results file must not mark the next measurement as of a dirty tree."""
+    import subprocess
+
+    from kernels.environment import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "a.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    (tmp_path / "benchmarks" / "results" / "a.json").write_text('{"ms": 1}')
+    commit, dirty = git_state(str(tmp_path / "benchmarks"))
+    assert len(commit) == 40 and dirty is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(str(tmp_path)) == (commit, True)
+
+
 def test_environment_record():
     env = environment(torch.device("cpu"), argv=["python -m kernels.bench", "--quick"])
     assert env == {**environment("cpu"), "date": env["date"], "command": "python -m kernels.bench --quick"}
