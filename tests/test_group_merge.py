@@ -155,8 +155,9 @@ def test_deterministic_mode_turns_merging_off(monkeypatch):
 
 
 _STEPS_FAULTS = """
-import resource, sys, torch
+import ctypes, resource, sys, torch
 from studies.heap import retain_freed_memory
+ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB pages counted, whatever the THP setting
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 def step():  # as in training: many activations alive at once, then all freed
