@@ -1,7 +1,6 @@
 """reports.verdict (contract 8): known answers, choose on validation and claim on test, the numbers in
 points, the columns it needs, the Pareto front without matching slack, verdict.json, speed."""
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -161,12 +160,10 @@ def test_to_json_has_the_contract_fields():
     assert one["budgets"][0]["ci_low"] is None
 
 
-def test_one_hundred_trials_in_half_a_second():
-    raw = synthetic_trials("middle", space="joint", n_trials=100)
-    reports.verdict(raw)
-    t = time.perf_counter()
-    v = reports.verdict(raw)
-    assert time.perf_counter() - t < 0.5 and v.n_completed == 100
+def test_one_hundred_joint_trials_all_count():
+    """(The contract's 0.5 s for 100 trials is timed in benchmarks/bench_report.py, not here.)"""
+    v = reports.verdict(synthetic_trials("middle", space="joint", n_trials=100))
+    assert v.n_completed == 100 and v.overall in OUTCOMES
 
 
 # -------------------------------------------------------------------------------------------------
