@@ -105,6 +105,12 @@ def _path_main(path: str, threads: int, requests, replies) -> None:
         replies.put(((time.perf_counter() - started) / STEPS_PER_REPEAT, label))
 
 
+def _rotated(items, r: int) -> list:
+    """`items` starting at position r (mod its length): each round starts somewhere else."""
+    items = list(items)
+    return items[r % len(items):] + items[:r % len(items)]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=9)
@@ -146,9 +152,8 @@ def main(argv=None) -> int:
     labels = {}
     for r in range(args.repeats):
         print(f"round {r + 1} of {args.repeats}", file=sys.stderr, flush=True)
-        keys = list(range(len(points)))
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            for path in PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]:
+        for key in _rotated(range(len(points)), r):
+            for path in _rotated(PATHS, r):
                 seconds, labels[key, path] = timed(path, key, points[key][1])
                 times[key, path].append(seconds)
     rows = []

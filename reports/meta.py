@@ -60,7 +60,7 @@ def _execution(df: pd.DataFrame) -> str:
         if merged:
             parts.append(f"narrow groups merged where faster in {merged} of {len(df)} trials")
     if "deterministic" in df:
-        reproducible = int(df["deterministic"].map(lambda d: d is True or d == 1).sum())
+        reproducible = int(df["deterministic"].eq(True).sum())  # older trials: NaN
         if reproducible:
             parts.append("deterministic algorithms" + (f" in {reproducible} of {len(df)} trials"
                                                        if reproducible < len(df) else ""))

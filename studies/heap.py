@@ -3,12 +3,12 @@
 glibc serves every allocation over its mmap threshold (128 KiB, raised dynamically up to 32 MiB) with a
 fresh `mmap` and gives it back on `free`: each activation tensor of a training step then costs page
 faults and zeroing of new pages once glibc trims the freed heap, and the wider networks a MAC budget
-gives the intermediate points pay the most (benchmarks/bench_train.py, points with no merged groups, the
-"format" path against "new": depthwise at 2.34M MACs 1.36-1.42x faster a step; at 779k 1.56x in one run and
-unchanged in another, as is the regular end: how much glibc trims depends on the machine). Raising the mmap and trim
-thresholds keeps those pages in the heap for the next step: the effect of the jemalloc/tcmalloc preload
-that PyTorch's CPU tuning guide recommends, without a preload. The cost is that a worker keeps its peak
-heap until it exits.
+gives the intermediate points pay the most (benchmarks/bench_train.py, points with no merged groups,
+"format" against "new": depthwise at 2.34M MACs 1.36-1.42x faster a step; at 779k 1.56x in one run and
+unchanged in another, as is the regular end: how much glibc trims depends on the machine). Raising the
+mmap and trim thresholds keeps those pages in the heap for the next step: the effect of the
+jemalloc/tcmalloc preload that PyTorch's CPU tuning guide recommends, without a preload. The cost is that
+a worker keeps its peak heap until it exits.
 """
 from __future__ import annotations
 

@@ -154,6 +154,7 @@ def test_deterministic_mode_turns_merging_off(monkeypatch):
     assert not train.fit(_net(), data, epochs=1, batch_size=32, seed=0, device=CPU).deterministic
 
 
+_TENSORS, _NUMEL = 20, 1_100_000  # a step: 20 activations of 4.4 MB
 _STEPS_FAULTS = """
 import ctypes, resource, sys, torch
 from studies.heap import retain_freed_memory
@@ -161,7 +162,7 @@ ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB pages count
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 def step():  # as in training: many activations alive at once, then all freed
-    activations = [torch.ones(1_100_000) for _ in range(20)]  # 20 x 4.4 MB
+    activations = [torch.ones({numel}) for _ in range({tensors})]
     del activations
 step(); step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -176,7 +177,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 # (CI's sandbox kept it all; this machine trimmed a fifth of each step back), so the baseline is pinned,
 # and a preloaded allocator (jemalloc, tcmalloc) is taken out: the test is about glibc.
 _TRIMMING_GLIBC = {"MALLOC_MMAP_THRESHOLD_": "131072"}
-_PAGES_A_STEP = 20 * 1_100_000 * 4 // 4096
+_PAGES_A_STEP = _TENSORS * _NUMEL * 4 // 4096
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
@@ -187,7 +188,8 @@ def test_retained_heap_stops_the_page_faults_of_each_step():
     env.update(_TRIMMING_GLIBC)
 
     def faults(mode):
-        out = subprocess.run([sys.executable, "-c", _STEPS_FAULTS, mode], capture_output=True, text=True,
+        code = _STEPS_FAULTS.format(tensors=_TENSORS, numel=_NUMEL)
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
                              check=True, env=env)
         return int(out.stdout)
     default, retained = faults("default"), faults("retain")
