@@ -6,13 +6,13 @@ CPU paths side by side in one run, single-threaded like a study worker on a CPU.
 Paths, each in its own process (the heap setting is per process and cannot be undone):
   old     the loop before issue 11: NCHW, AdamW's per-parameter loop, a host sync on the loss every step;
   format  channels_last, fused AdamW, no sync per step (`studies.train` before grouped merging);
-  new     what `studies.train.fit` runs on a CPU: `format` plus freed memory kept in the heap
-          (studies/heap.py) and grouped convolutions merged where faster (studies/group_merge.py).
+  new     what a study worker runs on a CPU: `format` in a process set up by `studies.process.configure_worker`
+          (freed memory kept in the heap) and grouped convolutions merged where faster (studies/group_merge.py).
 Each repeat is one round over every point and path, the order of both rotated from round to round, so
 that load from other processes (this machine is shared) hits every point and path alike, and the ratios
-between points (goal b) are as side by side as those between paths. Each repeat is the mean of a few
-steps; each time is the fastest repeat (as timeit advises: slower ones measure what else the machine ran,
-and here that noise moved one point's median by 30% between runs), with the median in the JSON too.
+between points (goal b) are as side by side as those between paths. Each repeat is the median of a few
+single steps timed by `kernels.timer.measure` (torch.utils.benchmark); each time is the fastest repeat (as timeit advises:
+slower ones measure what else the machine ran), with the median repeat in the JSON too.
 
 Goals (issue 11), printed PASS/MISS, never asserted:
   (a) the summed step time over all points (a proxy of the study's training time) >= 1.8x lower than old;
@@ -26,7 +26,6 @@ import multiprocessing
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -35,19 +34,20 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels.environment import environment  # noqa: E402
+from kernels.timer import measure  # noqa: E402
 from spectrum import build_network  # noqa: E402
 from studies import train  # noqa: E402
-from studies.budgets import grid_networks, resolve_config  # noqa: E402
+from studies.plan import resolve_plan  # noqa: E402
 from studies.config import StudyConfig  # noqa: E402
 from studies.data import load_dataset  # noqa: E402
 from studies.group_merge import merge_grouped_convs, merge_label  # noqa: E402
-from studies.heap import retain_freed_memory  # noqa: E402
+from studies.process import configure_worker  # noqa: E402
 from studies.spaces import position_label  # noqa: E402
 
 GOAL_TOTAL = 1.8
 GOAL_SPREAD = 2.0
 PATHS = ("old", "format", "new")
-STEPS_PER_REPEAT = 3
+STEPS_PER_REPEAT = 3  # single timed steps, their median the repeat's time
 
 
 def old_step(spec, x, y):
@@ -85,24 +85,22 @@ def new_step(spec, x, y, merge: bool = True):
 
 
 def _path_main(path: str, threads: int, requests, replies) -> None:
-    """A child process timing one path: receives (key, spec, x, y), replies (mean step s, label)."""
+    """A child process timing one path: receives (key, spec, x, y), replies (median step ms, label)."""
     torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)  # as fit does on a CPU
     if path == "new":
-        retain_freed_memory()
+        configure_worker("cpu")  # what a study worker sets: subnormals flushed, freed memory kept in the heap
+    else:
+        torch.set_flush_denormal(True)  # as a worker has it; the heap as glibc leaves it
     steps = {}
     while (request := requests.get()) is not None:
         key, spec, x, y = request
-        if key not in steps:
-            made = old_step(spec, x, y) if path == "old" else new_step(spec, x, y, merge=path == "new")
-            for _ in range(2):  # warm-up: oneDNN primitives, allocator
-                made[0]()
-            steps[key] = made
+        fresh = key not in steps
+        if fresh:
+            steps[key] = old_step(spec, x, y) if path == "old" else new_step(spec, x, y, merge=path == "new")
         step, label = steps[key]
-        started = time.perf_counter()
-        for _ in range(STEPS_PER_REPEAT):
-            step()
-        replies.put(((time.perf_counter() - started) / STEPS_PER_REPEAT, label))
+        # a new step warms up twice (oneDNN primitives, the allocator), a known one once
+        timing = measure(step, "cpu", repeats=STEPS_PER_REPEAT, warmup=2 if fresh else 1)
+        replies.put((timing.median_ms, label))
 
 
 def _rotated(items, r: int) -> list:
@@ -122,9 +120,8 @@ def main(argv=None) -> int:
 
     data = load_dataset(args.dataset)
     with tempfile.TemporaryDirectory() as out:
-        config = resolve_config(StudyConfig(space="segments", out=Path(out), dataset=args.dataset,
-                                            batch_size=args.batch_size), data)
-        specs = grid_networks(config, data)
+        specs = resolve_plan(StudyConfig(space="segments", out=Path(out), dataset=args.dataset,
+                                         batch_size=args.batch_size), data).networks
     x, y = data.train_x[:args.batch_size].clone(), data.train_y[:args.batch_size].clone()
 
     ctx = multiprocessing.get_context("spawn")
@@ -142,7 +139,7 @@ def main(argv=None) -> int:
 
     print(f"bench_train: torch {torch.__version__}, CPU {torch.backends.cpu.get_cpu_capability()}, "
           f"{args.threads} thread(s), batch {args.batch_size}, {data.name} {tuple(x.shape[1:])}, fp32, "
-          f"fastest of {args.repeats} interleaved repeats of {STEPS_PER_REPEAT} steps")
+          f"fastest of {args.repeats} interleaved repeats (the median of {STEPS_PER_REPEAT} steps each)")
     print(f"default study: width {config.width}, depth {config.depth}, "
           f"budgets {', '.join(f'{b:,.0f}' for b in config.budgets)} {config.match}")
     print(f"{'budget':>10} {'position':>12} {'widths':>10} {'old ms':>8} {'format':>8} {'new ms':>8} "
@@ -154,12 +151,12 @@ def main(argv=None) -> int:
         print(f"round {r + 1} of {args.repeats}", file=sys.stderr, flush=True)
         for key in _rotated(range(len(points)), r):
             for path in _rotated(PATHS, r):
-                seconds, labels[key, path] = timed(path, key, points[key][1])
-                times[key, path].append(seconds)
+                step_ms, labels[key, path] = timed(path, key, points[key][1])
+                times[key, path].append(step_ms)
     rows = []
     for key, (point, spec) in enumerate(points):
-        ms = {path: min(times[key, path]) * 1e3 for path in PATHS}
-        medians = {f"{path}_median_ms": round(statistics.median(times[key, path]) * 1e3, 2) for path in PATHS}
+        ms = {path: min(times[key, path]) for path in PATHS}
+        medians = {f"{path}_median_ms": round(statistics.median(times[key, path]), 2) for path in PATHS}
         rows.append({"budget": point.budget, "segments": point.segments,
                      "position": position_label(point.segments, config.width),
                      "widths": "-".join(map(str, spec.widths)), "new_path": labels[key, "new"],

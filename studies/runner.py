@@ -14,13 +14,13 @@ from pathlib import Path
 
 import optuna
 
-from .budgets import budget_label, grid_networks, resolve_config
-from .data import load_dataset
-from .grid import enqueue, owed_points, point_key, seed_counts, settles, status
+from .budgets import budget_label
+from .data import dataset_for
+from .grid import enqueue, key_of, owed_points, point_key, seed_counts, settles, status
 from .objective import latency_key, measure_latency
 from .outputs import study_meta, write_outputs
+from .plan import StudyPlan, resolve_plan
 from .reproducible import make_deterministic
-from .spaces import get_space
 from .storage import FolderLock, fail_stale_trials
 from .workers import Pool, default_workers, open_study, progress, work
 
@@ -31,6 +31,16 @@ def one_line(err: BaseException) -> str:
     """The first line of an error's message (database drivers append whole paragraphs)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def failed_alike(trials) -> str:
+    """'all N trials failed with R' when two or more finished trials all failed with one stored reason R
+    (an error every point repeats is no interruption: retrying would repeat it); '' otherwise."""
+    done = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)]
+    reasons = {t.user_attrs.get("fail_reason") if t.state == optuna.trial.TrialState.FAIL else None for t in done}
+    if len(done) < 2 or len(reasons) != 1 or None in reasons:
+        return ""
+    return f"all {len(done)} trials failed with {reasons.pop().splitlines()[0]}; see fail_reason in trials.csv"
 
 
 @dataclass(frozen=True)
@@ -54,17 +64,18 @@ class Summary:
                 f"{self.train_s:.0f} s{extra}){verdict} -> {self.out / 'report.html'}")
 
 
-def grid_latency(config, dataset, device, threads) -> dict:
+def grid_latency(plan: StudyPlan, device, threads) -> dict:
     """Time every distinct network of a grid space here, before any worker trains, so no measurement
     shares the cores with training; kept in DIR/latency.json across runs, handed to workers as a value."""
+    config = plan.config
     path = config.folder / "latency.json"
     cache = json.loads(path.read_text()) if path.is_file() else {}
-    if not get_space(config.space).is_grid() or config.report_only:
+    if config.report_only:
         return cache
-    for spec in grid_networks(config, dataset).values():
+    for spec in plan.networks.values():
         key = latency_key(spec, config, device)
         if key not in cache:
-            cache[key] = measure_latency(spec, config, dataset, device, threads)
+            cache[key] = measure_latency(spec, config, plan.shape, device, threads)
             path.write_text(json.dumps(cache, indent=1))
     return cache
 
@@ -82,12 +93,13 @@ def seeds_to_add(study, config, seeds: dict) -> dict:
     return {b: adds.get(budget_label(config, b), 0) for b in seeds if adds.get(budget_label(config, b), 0) > 0}
 
 
-def train_grid(config, study, run_round, started: float) -> str:
+def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
     """Enqueue what the grid owes and run rounds until it is settled; why points remain unfinished, or ''."""
+    config = plan.config
     seeds = seed_counts(study, config) if config.auto_seeds else None
     attempts, cap = Counter(), config.trials
     while True:
-        points = owed_points(config, seeds)
+        points = owed_points(plan, seeds)
         missing, _ = status(study, points)
         retry = [p for p in missing if attempts[point_key(p)] < RETRIES_PER_RUN][:cap]
         attempts.update(point_key(p) for p in retry)
@@ -95,6 +107,10 @@ def train_grid(config, study, run_round, started: float) -> str:
         enqueue(study, retry)
         run_round(len(points))
         missing, _ = status(study, points)
+        keys = {point_key(p) for p in points}
+        alike = failed_alike([t for t in study.get_trials(deepcopy=False) if key_of(t) in keys])
+        if alike:
+            return alike
         if missing and cap != 0 and any(attempts[point_key(p)] < RETRIES_PER_RUN for p in missing):
             continue  # points interrupted by a killed worker or a storage error: once more
         if missing:
@@ -119,17 +135,20 @@ def run(config) -> Summary:
         make_deterministic()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = cost.resolve_device(config.device)  # an absent device or a bad data folder: a usage error
-    dataset = load_dataset(config.dataset, config.data_dir)  # before anything is written
-    config = resolve_config(config, dataset)
-    config.folder.mkdir(parents=True, exist_ok=True)
+    dataset = dataset_for(config)  # before anything is written
+    if not config.quiet:
+        print(f"data: {dataset.description}", flush=True)
     if config.workers is None:
-        config = replace(config, workers=default_workers(device))
+        config = replace(config, workers=default_workers(config))
+    plan = resolve_plan(config, dataset)
+    config = plan.config
+    config.folder.mkdir(parents=True, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     lock = FolderLock(config.folder)
     own_folder = lock.acquire()
     interrupted, train_s, unfinished = False, 0.0, ""
     try:
-        study = open_study(config)
+        study = open_study(plan)
         if own_folder and config.storage is None:
             # nobody else can be writing this folder's journal: whatever still runs was interrupted
             fail_stale_trials(study, all_running_stale=True)
@@ -137,7 +156,7 @@ def run(config) -> Summary:
         config.write(config.folder / "config.json", **{k: v for k, v in meta.items() if k not in config.to_json()})
         if not config.report_only:
             try:
-                train_s, unfinished = _train(config, study, dataset, device, threads, started)
+                train_s, unfinished = _train(plan, study, device, threads, started)
             except KeyboardInterrupt:
                 interrupted = True
                 if own_folder and config.storage is None:
@@ -153,23 +172,23 @@ def run(config) -> Summary:
                    unfinished, verdict.overall)
 
 
-def _train(config, study, dataset, device, threads, started) -> tuple[float, str]:
+def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str]:
     """Workers in this process (one) or in a pool (several) until the study is settled."""
-    latency = grid_latency(config, dataset, device, threads)
-    grid = get_space(config.space).is_grid()
+    config, grid = plan.config, plan.is_grid
+    latency = grid_latency(plan, device, threads)
     watch = progress(config, config.trials or 20)
-    pool = Pool(config, latency, config.workers, threads) if config.workers > 1 else None
+    pool = Pool(plan, latency, config.workers, threads) if config.workers > 1 else None
     spent = [0.0]
 
     def run_round(total):
         watch(total=total)
         if pool is None:
-            spent[0] += work(config, latency, 0, threads)
+            spent[0] += work(plan, latency, 0, threads)
         elif grid:
             pool.wait_idle(study, watch)  # a joint-space pool runs until its trial count: finish() waits
 
     try:
-        unfinished = train_grid(config, study, run_round, started) if grid else ""
+        unfinished = train_grid(plan, study, run_round, started) if grid else ""
         if not grid:
             run_round(config.trials or 20)
         if pool is not None:
@@ -179,5 +198,6 @@ def _train(config, study, dataset, device, threads, started) -> tuple[float, str
     if not grid:
         settled = sum(1 for t in study.get_trials(deepcopy=False) if settles(t))
         if settled < (config.trials or 20):
-            unfinished = f"{settled} of {config.trials or 20} trials settled; rerun the same command to resume"
+            unfinished = failed_alike(study.get_trials(deepcopy=False)) or \
+                f"{settled} of {config.trials or 20} trials settled; rerun the same command to resume"
     return spent[0], unfinished

@@ -76,6 +76,10 @@ class Space:
     def is_grid(self) -> bool:
         return self.sampler == "grid"
 
+    def __reduce__(self):
+        """Pickled by name (its axes are functions): a worker process gets the registry's own entry."""
+        return get_space, (self.name,)
+
     def choices(self, config) -> dict[str, list]:
         return {name: list(axis(config)) for name, axis in self.axes.items()}
 
@@ -136,7 +140,7 @@ def listing(what: str) -> str:
     from spectrum import NETWORKS
 
     return "\n".join(f"{name:<13} {family.summary}" for name, family in NETWORKS.items()
-                     if getattr(family, "small_input", True))
+                     if getattr(family, "in_studies", True))
 
 
 def network_for(point: Point, config, in_channels: int, image_size: int, num_classes: int):

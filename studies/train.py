@@ -6,10 +6,10 @@ grouped middle of the spectrum; benchmarks/bench_train.py), deterministic for a 
 
 The format a model trains in is `memory_format_for(device, model)`; the study times its latency
 objective in the same format, and `TrainResult.memory_format` records it with the trial. On a CPU, fit
-also keeps freed memory in the heap (studies/heap.py: no page faults for each step's activations) and
 computes narrow grouped convolutions as fewer, wider block-diagonal groups where that measures faster
-(studies/group_merge.py; `TrainResult.group_merge` records which). Both change speed, not the function:
-bench_train.py measures them, tests/test_group_merge.py checks them against torch's grouped conv.
+(studies/group_merge.py; `TrainResult.group_merge` records which): speed, not the function (bench_train.py
+measures it, tests/test_group_merge.py checks it against torch's grouped conv). fit changes nothing
+process-wide; a worker's process settings are studies/process.py's.
 Evaluation runs under `torch.inference_mode`; the loss is checked for NaN/inf once per epoch (no host
 sync per step on a GPU); AdamW is the fused implementation where torch has one for the device.
 
@@ -32,12 +32,12 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from .data import Dataset
 from .group_merge import merge_grouped_convs, merge_label
-from .heap import retain_freed_memory
 
 CPU_MEMORY_FORMAT = "channels_last"  # measured faster than "nchw" at every default point (bench_train.py)
 MEMORY_FORMATS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
@@ -198,19 +198,31 @@ def recompute_bn_stats(model: nn.Module, data: Dataset, device: torch.device, im
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, data: Dataset, device: torch.device, batch_size: int = 500,
-             memory_format: str | None = None) -> float:
-    """Top-1 accuracy on the validation split (`data.for_evaluation("test")` for the test split), in the
-    memory format the model trains in."""
+def correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch_size: int = 500,
+            memory_format: str | None = None) -> torch.Tensor:
+    """Per-image top-1 correctness (bool, in the split's order), in the memory format the model trains in."""
     device = torch.device(device)
     fmt = _format(memory_format or memory_format_for(device, model))
     model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    for start in range(0, len(data.val_y), batch_size):
+    hits = []
+    for start in range(0, len(y), batch_size):
         with _autocast(device):
-            logits = model(_inputs(data.val_x[start:start + batch_size], device, fmt))
-        correct += (logits.argmax(1) == data.val_y[start:start + batch_size].to(device)).sum()
-    return correct.item() / len(data.val_y)
+            logits = model(_inputs(x[start:start + batch_size], device, fmt))
+        hits.append(logits.argmax(1) == y[start:start + batch_size].to(device))
+    return torch.cat(hits).cpu()
+
+
+def evaluate(model: nn.Module, data: Dataset, device: torch.device, batch_size: int = 500,
+             memory_format: str | None = None) -> float:
+    """Top-1 accuracy on the validation split (`data.for_evaluation("test")` for the test split)."""
+    return correct(model, data.val_x, data.val_y, device, batch_size, memory_format).float().mean().item()
+
+
+def scored_on_test(model: nn.Module, data: Dataset, device: torch.device) -> dict:
+    """The test split's part of a trial record: accuracy, size, and per-image correctness packed as hex."""
+    hits = correct(model, data.test_x, data.test_y, device).numpy()
+    return {"test_accuracy": float(hits.mean()), "test_size": int(hits.size),
+            "test_correct": np.packbits(hits).tobytes().hex()}
 
 
 # ---------------------------------------------------------------- training
@@ -227,10 +239,6 @@ def fit(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: 
     memory_format = memory_format or memory_format_for(device, model)
     fmt = _format(memory_format)
     torch.manual_seed(seed)
-    if device.type == "cpu":
-        # subnormal floats (tiny gradients and AdamW moments) run orders of magnitude slower on x86 CPUs
-        torch.set_flush_denormal(True)
-        retain_freed_memory()  # see studies/heap.py: no page faults for each step's activations
     model = model.to(device).to(memory_format=fmt)
     if merge_groups is None:
         merge_groups = uses_group_merge(device)

@@ -10,11 +10,12 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from .data import load_dataset
+from . import placement
+from .data import dataset_for
 from .grid import POINT_ATTR, settles
 from .objective import Objective
+from .process import configure_worker
 from .reproducible import make_deterministic
-from .spaces import get_space
 from .storage import fail_stale_trials, make_storage
 
 POLL_S = 1.0
@@ -26,25 +27,39 @@ class StudyError(RuntimeError):
     """A runtime failure of the study as a whole (exit 1 with this one line)."""
 
 
-def open_study(config, worker: int = 0) -> optuna.Study:
+def open_study(plan, worker: int = 0) -> optuna.Study:
     """Create or load the study; grid spaces are fed through the queue, `joint` samples with NSGA-II."""
-    if get_space(config.space).is_grid():
+    config = plan.config
+    if plan.is_grid:
         sampler = optuna.samplers.RandomSampler(seed=worker)  # never asked: every grid trial is enqueued
     else:
         sampler = optuna.samplers.NSGAIISampler(seed=worker, population_size=min(20, config.trials or 20))
     study = optuna.create_study(storage=make_storage(config.storage_url), study_name=config.name,
                                 directions=list(DIRECTIONS), sampler=sampler, load_if_exists=True)
     if study.metric_names != METRIC_NAMES:
-        with warnings.catch_warnings():  # experimental in Optuna 4, and the names are all we ask of it
+        with warnings.catch_warnings():  # experimental in Optuna 4 and 5, and the names are all we ask of it
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(METRIC_NAMES)
     return study
 
 
-def default_workers(device) -> int:
-    """On a CPU, two single-threaded workers train small networks faster than one with two threads
-    (and do not stall when another process takes a core); on a GPU, one."""
-    return min(2, os.cpu_count() or 1) if device.type == "cpu" else 1
+def gpus_here() -> tuple[str, ...]:
+    """The GPUs this process sees (cuda:0.. in order), named as CUDA_VISIBLE_DEVICES names them."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return placement.visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), count)
+
+
+def default_workers(config) -> int:
+    """Two single-threaded workers on a CPU with two cores (faster than one with two threads for small
+    networks, and no stall when another process takes a core); on GPUs, every trial slot in use."""
+    return placement.default_workers(config.device, gpus_here(), config.trials_per_gpu, os.cpu_count() or 1)
+
+
+def worker_devices(config, n: int) -> list[str]:
+    """Worker i's device; ValueError naming the flag when n workers do not fit the GPUs' trial slots."""
+    return placement.worker_devices(config.device, n, gpus_here(), config.trials_per_gpu)
 
 
 def _logger(config, bar=None):
@@ -59,23 +74,28 @@ def _joint_done(study, config) -> bool:
     return len(taken) >= (config.trials or 20)
 
 
-def work(config, latency: dict, worker: int = 0, threads: int | None = None, stop=None, bar=None) -> float:
-    """One worker: train trials until the queue is empty and `stop` is set (None: stop when empty);
-    its training seconds."""
+def work(plan, latency: dict, worker: int = 0, threads: int | None = None, stop=None, bar=None,
+         device: str | None = None) -> float:
+    """One worker: train trials on `device` (default --device) until the queue is empty and `stop` is set
+    (None: stop when empty); its training seconds."""
     import torch
     from spectrum import cost
 
+    config = plan.config
     if config.deterministic:
         make_deterministic()
     if threads:
         torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    device = cost.resolve_device(config.device)
-    study = open_study(config, worker)
-    objective = Objective(config, load_dataset(config.dataset, config.data_dir), device, _logger(config, bar),
+    device = cost.resolve_device(device or config.device)
+    configure_worker(device)  # process-wide settings: this process trains, the library never sets them
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # kernels, events and caches that take the current device use this one
+    study = open_study(plan, worker)
+    objective = Objective(plan, dataset_for(config), device, _logger(config, bar),
                           latency, threads)
     objective.bar = bar
-    grid = get_space(config.space).is_grid()
+    grid = plan.is_grid
     while True:
         fail_stale_trials(study, all_running_stale=False)
         if not grid:
@@ -96,9 +116,9 @@ def work(config, latency: dict, worker: int = 0, threads: int | None = None, sto
     return objective.train_s
 
 
-def _worker_main(config, latency, worker: int, threads: int, stop, results) -> None:
+def _worker_main(plan, latency, worker: int, threads: int, stop, results, device: str) -> None:
     try:
-        results.put(("ok", work(config, latency, worker, threads, stop)))
+        results.put(("ok", work(plan, latency, worker, threads, stop, device=device)))
     except KeyboardInterrupt:
         results.put(("interrupted", 0.0))
     except Exception as err:  # reported by the parent as one line
@@ -108,13 +128,16 @@ def _worker_main(config, latency, worker: int, threads: int, stop, results) -> N
 class Pool:
     """`n` worker processes sharing the study; `finish()` lets them drain the queue and collects them."""
 
-    def __init__(self, config, latency: dict, n: int, threads: int):
+    def __init__(self, plan, latency: dict, n: int, threads: int):
         ctx = multiprocessing.get_context("spawn")
         self.stop, self.results = ctx.Event(), ctx.Queue()
         # daemons: once a worker has reported, its stored trials are safe and its interpreter's teardown
         # need not hold up the report
-        self.procs = [ctx.Process(target=_worker_main, args=(config, latency, i, threads, self.stop, self.results),
-                                  daemon=True) for i in range(n)]
+        devices = worker_devices(plan.config, n)
+        if any(d.startswith("cuda") for d in devices):
+            _logger(plan.config)(f"workers: {placement.describe(devices, gpus_here())}")
+        self.procs = [ctx.Process(target=_worker_main, args=(plan, latency, i, threads, self.stop, self.results, d),
+                                  daemon=True) for i, d in enumerate(devices)]
         for p in self.procs:
             p.start()
 
@@ -165,7 +188,8 @@ def progress(config, total: int):
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc=f"{config.space} trials", unit="trial", dynamic_ncols=True)
-    study = optuna.load_study(study_name=config.name, storage=make_storage(config.storage_url))
+    study = optuna.load_study(study_name=config.name, storage=make_storage(config.storage_url),
+                              sampler=optuna.samplers.RandomSampler(seed=0))  # reads only, never samples
 
     def watch(close: bool = False, total: int | None = None) -> None:
         trials = study.get_trials(deepcopy=False)

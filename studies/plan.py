@@ -1,0 +1,69 @@
+"""A study's plan, resolved once from its config and dataset: the space, the budgets and every grid point's
+network, passed down to the runner, the workers and each trial."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .budgets import default_budgets, grid_networks
+from .config import StudyConfig
+from .spaces import Point, Space, get_space, network_for
+
+BUDGET_NUDGES = (1, 1.03, 0.97, 1.06, 0.94, 1.1, 0.9, 1.15, 1.2)  # width rounding leaves gaps in reachable cost
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a network needs to know of the data."""
+
+    in_channels: int
+    image_size: int
+    num_classes: int
+
+    @classmethod
+    def of(cls, dataset) -> Shape:
+        return cls(dataset.in_channels, dataset.image_size, dataset.num_classes)
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    config: StudyConfig  # budgets filled in
+    space: Space
+    shape: Shape
+    networks: dict = field(default_factory=dict, compare=False)  # grid Point (seed 0) -> NetworkSpec
+
+    @property
+    def is_grid(self) -> bool:
+        return self.space.is_grid()
+
+    def network(self, point: Point):
+        """The NetworkSpec a point trains: the grid's, else matched here (a sampled point)."""
+        spec = self.networks.get(replace(point, seed=0))
+        return spec if spec is not None else network_for(point, self.config, *_dims(self.shape))
+
+
+def _dims(shape: Shape) -> tuple[int, int, int]:
+    return shape.in_channels, shape.image_size, shape.num_classes
+
+
+def _reachable_budget(space: Space, config: StudyConfig, shape: Shape, target: float) -> float:
+    """The nearest round value to `target` that every grid point can be matched to (else `target`, which
+    the full check then reports naming --budgets)."""
+    for factor in BUDGET_NUDGES:
+        value = float(f"{target * factor:.3g}")
+        try:
+            grid_networks(space, replace(config, budgets=(value,)), *_dims(shape))
+        except ValueError:
+            continue
+        return value
+    return target
+
+
+def resolve_plan(config: StudyConfig, dataset) -> StudyPlan:
+    """Fill in the default budgets and build every grid point's network once; a budget out of reach is a
+    usage error (ValueError naming --budgets) before any training."""
+    space, shape = get_space(config.space), Shape.of(dataset)
+    if config.match != "none" and config.budgets is None:
+        targets = default_budgets(config, *_dims(shape))
+        config = replace(config, budgets=tuple(_reachable_budget(space, config, shape, t) for t in targets))
+    networks = grid_networks(space, config, *_dims(shape)) if space.is_grid() else {}
+    return StudyPlan(config, space, shape, networks)
