@@ -9,13 +9,13 @@ Command line: ``python -m reports DIR [DIR ...] [--out FILE]``. Needs pandas, nu
 (no torch), so a report can be redrawn anywhere from trials.csv + config.json.
 """
 from .browser import find_chromium, screenshot
-from .data import COLUMNS, load_study_dir, point_means, tidy
+from .data import load_study_dir, tidy
+from .points import points_table
 from .figures import NoData, Section, figures, sections
 from .page import render, render_compare, write, write_compare, write_index
 from .verdict import BudgetVerdict, Verdict, pareto_mask, verdict
 
 __all__ = [
-    "COLUMNS",
     "BudgetVerdict",
     "NoData",
     "Section",
@@ -24,7 +24,7 @@ __all__ = [
     "find_chromium",
     "load_study_dir",
     "pareto_mask",
-    "point_means",
+    "points_table",
     "render",
     "render_compare",
     "screenshot",

@@ -16,27 +16,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import record
+from . import points, record
 
 __all__ = [
-    "COLUMNS",
+    "columns",
     "STATES",
     "load_study_dir",
     "tidy",
     "completed",
-    "point_means",
     "missing_reason",
     "human_count",
 ]
 
 STATES = ("COMPLETE", "FAIL", "RUNNING", "WAITING", "PRUNED")
 
-# The trials.csv contract, the list fields and the point keys all come from the one trial record.
-COLUMNS: dict[str, str] = {**record.columns(), **{name: "list" for name in record.list_fields()}}
 
-# What identifies one point of the spectrum (everything but the seed): trials sharing these are
-# repeats of the same network, averaged over seeds.
-POINT_KEYS = record.point_keys()
+
+def columns() -> dict[str, str]:
+    """The tidy frame's record columns -> kind (trials.csv's scalars and the list fields), from the record."""
+    return record.kinds()
 
 # Read every cell as text first and convert column by column: "none" (an activation) and "None"
 # must not silently become NaN, and a malformed number must not turn a whole column to object.
@@ -79,7 +77,7 @@ def read_trials_csv(path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ValueError(f"{p}: malformed CSV ({msg})") from None
-    known = [c for c in df.columns if c in COLUMNS]
+    known = [c for c in df.columns if c in record.names()]
     if not known:
         raise ValueError(
             f"{p}: none of the expected columns (number, state, segments, accuracy, macs, ...) in its header"
@@ -199,10 +197,11 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"tidy expects a pandas DataFrame, got {type(df).__name__}")
     out = df.copy()
-    missing = [c for c in COLUMNS if c not in out.columns]
+    kinds = record.kinds()
+    missing = [c for c in kinds if c not in out.columns]
     if "missing_columns" in df.attrs:  # already tidy: keep the original record
         missing = list(df.attrs["missing_columns"])
-    for col, kind in COLUMNS.items():
+    for col, kind in kinds.items():
         if col not in out.columns:
             out[col] = pd.Series([None] * len(out), index=out.index, dtype=object)
         s = out[col]
@@ -238,14 +237,7 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     if out["duration_s"].isna().any():
         dur = (out["datetime_complete"] - out["datetime_start"]).dt.total_seconds()
         out["duration_s"] = out["duration_s"].fillna(dur)
-    seg = out["segments"].astype("Float64")
-    base = out["base_width"].astype("Float64")
-    region = np.select(
-        [(seg == 1).fillna(False).to_numpy(bool), (seg == base).fillna(False).to_numpy(bool), (seg > 1).fillna(False).to_numpy(bool) & base.notna().to_numpy()],
-        ["regular", "depthwise", "intermediate"],
-        default="unknown",
-    )
-    out["region"] = pd.Series(region, index=out.index, dtype=str)
+    out["region"] = points.region(out["segments"], out["base_width"])
     pos_missing = out["position"] == ""
     if pos_missing.any():
         derived = np.where(
@@ -264,35 +256,13 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     out["fail_reason"] = out["fail_reason"].fillna("")
 
     out["error"] = 1.0 - out["accuracy"]
-    key_parts = [out[k].astype("string").fillna("").astype(str) for k in POINT_KEYS]
-    point = key_parts[0]
-    for part in key_parts[1:]:
-        point = point + "|" + part
-    out["point"] = point
+    out["point"] = points.point_key(out)
     out["variant"] = out["order"].where(out["order"] != "", "?") + " / " + out["activation"].where(out["activation"] != "", "?")
-    out["point_label"] = _point_labels(out)
+    out["point_label"] = points.point_label(out)
     out["spec"] = _specs(out)
     out = out.sort_values("number", kind="stable", na_position="last") if out["number"].notna().any() else out
     out.attrs["missing_columns"] = missing
     return out
-
-
-def _point_labels(df: pd.DataFrame) -> pd.Series:
-    """A short human label per point: 'segments=4 · spatial_first · relu · macs≈4.1M'."""
-    parts = [df["position"]]
-    for col in ("order", "activation"):
-        if df[col].nunique(dropna=True) > 1:
-            parts.append(df[col])
-    if df["kernel_size"].nunique(dropna=True) > 1:
-        parts.append("k" + df["kernel_size"].astype("string").fillna("?").astype(str))
-    if df["intermediate_norm"].nunique(dropna=True) > 1:
-        parts.append(df["intermediate_norm"].map({True: "norm", False: "no norm"}).astype("string").fillna("?").astype(str))
-    if df["budget_label"].nunique(dropna=True) > 1:
-        parts.append(df["budget_label"])
-    label = parts[0].astype(str)
-    for p in parts[1:]:
-        label = label + " · " + p.astype(str)
-    return label
 
 
 def _fmt(v, fmt="{}"):
@@ -329,37 +299,6 @@ def _specs(df: pd.DataFrame) -> pd.Series:
 def completed(df: pd.DataFrame) -> pd.DataFrame:
     """Completed trials with a finite accuracy."""
     return df[(df["state"] == "COMPLETE") & df["accuracy"].notna()]
-
-
-def point_means(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per spectrum point (completed trials averaged over seeds).
-
-    Columns: point, point_label, region, segments, base_width, budget_label, order, activation,
-    variant, accuracy (mean), accuracy_sd, n_seeds, params, macs, latency_ms (means), seeds (list of
-    the per-seed accuracies).
-    """
-    c = completed(df)
-    cols = [
-        "point", "point_label", "region", "position", "segments", "base_width", "group_width", "budget_label",
-        "order", "activation", "variant",
-    ]
-    if c.empty:
-        return pd.DataFrame(columns=cols + ["accuracy", "accuracy_sd", "n_seeds", "params", "macs", "latency_ms", "accs"])
-    g = c.groupby("point", sort=False, dropna=False)
-    first = g[cols[1:]].first()
-    agg = pd.DataFrame(
-        {
-            "accuracy": g["accuracy"].mean(),
-            "accuracy_sd": g["accuracy"].std(),
-            "n_seeds": g["accuracy"].size(),
-            "params": g["params"].mean().astype("float64"),
-            "macs": g["macs"].mean().astype("float64"),
-            "latency_ms": g["latency_ms"].mean(),
-            "accs": g["accuracy"].agg(lambda s: s.to_numpy(dtype=float)),
-        }
-    )
-    out = first.join(agg).reset_index()
-    return out
 
 
 def missing_reason(df: pd.DataFrame, col: str, what: str | None = None) -> str | None:

@@ -48,8 +48,8 @@ def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Sec
         log_x=True, color_discrete_map=colors, custom_data=["hover"], template=TEMPLATE,
     )
     fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>", error_y=dict(thickness=1.2, width=4))
-    seeds = best[["budget", "segments", "accs"]].explode("accs").dropna(subset=["accs"])
-    seeds["accuracy"] = 100 * seeds["accs"].astype("float64")
+    seeds = best[["budget", "segments", "accuracies"]].explode("accuracies").dropna(subset=["accuracies"])
+    seeds["accuracy"] = 100 * seeds["accuracies"].astype("float64")
     for budget, g in seeds.groupby("budget", sort=False):  # every seed, faint
         fig.add_scatter(x=g["segments"], y=g["accuracy"], mode="markers", legendgroup=budget, showlegend=False,
                         marker=dict(color=colors[budget], size=4, opacity=0.35), hoverinfo="skip")

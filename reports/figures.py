@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .data import point_means, tidy
+from .data import tidy
 from .fig_accuracy import accuracy_vs_segments, error_edf, per_epoch
 from .fig_cost import accuracy_vs, front_points, spectrum_cost
+from .points import points_table
 from .plotstyle import NoData, Section, latency_unit
 
 __all__ = ["NoData", "Section", "sections", "figures", "latency_unit", "TITLES"]
@@ -40,7 +41,7 @@ def sections(df: pd.DataFrame, config: dict | None = None, *, v=None) -> list[Se
         from .verdict import verdict
 
         v = verdict(df)
-    pts = point_means(df)
+    pts = points_table(df)
     front = front_points(v.pareto_front, pts)
     unit = latency_unit(df)
     return [

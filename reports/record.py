@@ -93,42 +93,50 @@ class TrialRecord:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k not in BOOKKEEPING}
 
 
-FIELDS: tuple[dataclasses.Field, ...] = dataclasses.fields(TrialRecord)
-NAMES = frozenset(f.name for f in FIELDS)
-_HINTS = typing.get_type_hints(TrialRecord)
-KIND: dict[str, str] = {f.name: KINDS[_HINTS[f.name]] for f in FIELDS}
+# Everything below reads `TrialRecord` when called, so a field declared above is everywhere at once.
+
+def kinds() -> dict[str, str]:
+    """Every field, in record order -> its kind."""
+    hints = typing.get_type_hints(TrialRecord)
+    return {f.name: KINDS[hints[f.name]] for f in dataclasses.fields(TrialRecord)}
+
+
+def names() -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(TrialRecord))
 
 
 def columns() -> dict[str, str]:
     """trials.csv's columns (every scalar field, in record order) -> kind."""
-    return {name: kind for name, kind in KIND.items() if kind != "list"}
+    return {name: kind for name, kind in kinds().items() if kind != "list"}
 
 
 def list_fields() -> tuple[str, ...]:
     """Fields stored as lists: a long side table on disk (curves.csv), a list column in memory."""
-    return tuple(name for name, kind in KIND.items() if kind == "list")
+    return tuple(name for name, kind in kinds().items() if kind == "list")
 
 
 def point_keys() -> tuple[str, ...]:
     """What identifies one point of the spectrum: trials sharing these are seeds of one network."""
-    return tuple(f.name for f in FIELDS if f.metadata["identifies"])
+    return tuple(f.name for f in dataclasses.fields(TrialRecord) if f.metadata["identifies"])
 
 
 def table_columns() -> list[tuple[str, str]]:
     """(column, header) of the report's trials table, in record order."""
-    return [(f.name, f.metadata["label"]) for f in FIELDS if f.metadata["label"]]
+    return [(f.name, f.metadata["label"]) for f in dataclasses.fields(TrialRecord) if f.metadata["label"]]
 
 
 def from_attrs(attrs: dict, **bookkeeping) -> TrialRecord:
     """A record from a trial's user attributes (keys that are not fields ignored: heartbeat, grid tags)."""
-    return TrialRecord(**{k: v for k, v in {**attrs, **bookkeeping}.items() if k in NAMES})
+    known = names()
+    return TrialRecord(**{k: v for k, v in {**attrs, **bookkeeping}.items() if k in known})
 
 
 def part(source) -> dict:
     """The record fields a producer's result holds: a dataclass's or mapping's items whose names are fields."""
     items = source.items() if isinstance(source, dict) else (
         (f.name, getattr(source, f.name)) for f in dataclasses.fields(source))
-    return {k: v for k, v in items if k in NAMES}
+    known = names()
+    return {k: v for k, v in items if k in known}
 
 
 def store(trial, rec: TrialRecord) -> None:

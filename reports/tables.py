@@ -7,7 +7,6 @@ import math
 
 import pandas as pd
 
-from .data import COLUMNS
 from .meta import state_counts
 
 __all__ = ["table_columns", "trials_table", "failed_trials"]
@@ -17,8 +16,8 @@ def table_columns() -> list[tuple[str, str, str]]:
     """(column, header, kind) of the trials table, from reports.record."""
     from . import record
 
-    kinds = record.columns()
-    return [(col, label, kinds.get(col, "list")) for col, label in record.table_columns()]
+    kinds = record.kinds()
+    return [(col, label, kinds[col]) for col, label in record.table_columns()]
 
 
 def _blank(v) -> bool:
@@ -42,7 +41,7 @@ def _cell(col: str, kind: str, v) -> tuple[str, str, bool]:
 def trials_table(df: pd.DataFrame) -> dict:
     """{'head': [...], 'rows': [{'state', 'cells': [(text, sort key, numeric)]}], 'states': [...]}."""
     missing = set(df.attrs.get("missing_columns", ()))
-    cols = [(c, h, COLUMNS.get(c, k)) for c, h, k in table_columns() if c in df.columns and c not in missing]
+    cols = [(c, h, k) for c, h, k in table_columns() if c in df.columns and c not in missing]
     rows = [
         {"state": state, "cells": [_cell(c, k, v) for (c, _, k), v in zip(cols, values)]}
         for state, values in zip(df["state"], df[[c for c, _, _ in cols]].itertuples(index=False, name=None))

@@ -26,7 +26,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             duration_s=t.duration.total_seconds() if t.duration else math.nan,
             interrupted=t.state == TrialState.FAIL and not t.user_attrs.get("permanent"))
         rows.append(vars(rec))
-    columns = [f.name for f in record.FIELDS]
+    columns = list(record.kinds())
     return pd.DataFrame(rows, columns=columns).sort_values("number").reset_index(drop=True)
 
 

@@ -69,7 +69,7 @@ def test_tidy_types_regions_lists(tmp_path):
     assert np.allclose(ok["error"], 1 - ok["accuracy"])
     fail = t[t["state"] == "FAIL"]
     assert len(fail) and fail["accuracy"].isna().all() and (fail["fail_reason"] != "").all()
-    assert t.attrs["missing_columns"] == [c for c in reports.data.COLUMNS if c not in raw.columns]
+    assert t.attrs["missing_columns"] == [c for c in reports.data.columns() if c not in raw.columns]
     # seeds of one point share its key; different points differ
     assert t.groupby("point")["seed"].nunique().max() == 3
     assert t["point"].nunique() == 5  # five segment counts at one budget
@@ -131,16 +131,6 @@ def test_tidy_minimal_and_odd_values():
 def test_tidy_rejects_non_frame():
     with pytest.raises(TypeError):
         reports.tidy([1, 2, 3])
-
-
-def test_point_means_average_over_seeds():
-    t = reports.tidy(synthetic_trials("middle", base_widths=(8,), seeds=4))
-    pts = reports.point_means(t)
-    assert len(pts) == 4 and (pts["n_seeds"] == 4).all()
-    for _, p in pts.iterrows():
-        accs = t.loc[t["point"] == p["point"], "accuracy"]
-        assert p["accuracy"] == pytest.approx(accs.mean())
-        assert sorted(p["accs"]) == pytest.approx(sorted(accs))
 
 
 def test_synthetic_trials_shape_and_failures():

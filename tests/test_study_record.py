@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from reports import record
-from reports.data import COLUMNS, POINT_KEYS
+import reports
 from studies.config import StudyConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,13 +23,37 @@ def tiny_config(tmp_path, **kw) -> StudyConfig:
     return StudyConfig(**{**base, **kw})
 
 
-def test_trials_table_columns_and_point_keys_come_from_the_record():
-    assert {k: v for k, v in COLUMNS.items() if v != "list"} == record.columns()
-    assert "accuracy_per_epoch" in record.list_fields() and "accuracy_per_epoch" not in record.columns()
-    assert "seed" not in POINT_KEYS and {"position", "budget_label", "widths"} <= set(POINT_KEYS)
-    assert ("test_accuracy", "test accuracy") in record.table_columns()
-    rec = record.from_attrs({"segments": 4, "accuracy": 0.5, "not_a_field": 1}, number=3, state="COMPLETE")
+def test_a_field_declared_once_reaches_the_stored_trial_trials_csv_and_the_page_table(tmp_path, monkeypatch):
+    """Declaring a field on the record is the whole change: store() writes it on the trial, the trials
+    frame and trials.csv carry it, tidy types it, and the page's trials table shows it under its label."""
+    from dataclasses import field, make_dataclass
+
+    from reports.tables import trials_table
+    from studies.outputs import trials_frame
+
+    probe = field(default=None, metadata={"label": "probe label", "identifies": False})
+    extended = make_dataclass("ExtendedRecord", [("probe", int, probe)], bases=(record.TrialRecord,), frozen=True)
+    monkeypatch.setattr(record, "TrialRecord", extended)
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
+    trial = study.ask()
+    record.store(trial, extended(segments=4, position="segments=4", base_width=8, accuracy=0.5, probe=7))
+    study.tell(trial, [0.5, 1.0, 1.0])
+    frame = trials_frame(study)
+    frame[list(record.columns())].to_csv(tmp_path / "trials.csv", index=False)
+    written = pd.read_csv(tmp_path / "trials.csv")
+    assert written.loc[0, "probe"] == 7 and written.loc[0, "segments"] == 4
+    tidy = reports.tidy(written)
+    assert str(tidy["probe"].dtype) == "Int64"
+    table = trials_table(tidy)
+    assert "probe label" in table["head"]
+    probe_cells = [row["cells"][table["head"].index("probe label")] for row in table["rows"]]
+    assert probe_cells[0][0] == "7"
+
+
+def test_unknown_attributes_are_not_fields_and_unset_fields_are_not_stored():
+    rec = record.from_attrs({"segments": 4, "accuracy": 0.5, "heartbeat": 1.0}, number=3, state="COMPLETE")
     assert rec.user_attrs() == {"segments": 4, "accuracy": 0.5}
+    assert "seed" not in record.point_keys() and {"position", "budget_label", "widths"} <= set(record.point_keys())
 
 
 def test_reports_import_without_torch():
