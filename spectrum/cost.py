@@ -84,6 +84,13 @@ def cost_table(specs, *, latency_device=None, batch_size: int = 64, dtype: str =
     return pd.DataFrame(rows)
 
 
+def _with_named_positions(table, points):
+    """The table with each named point's label as its `position`, its `segments` and `group_width` beside it."""
+    import pandas as pd
+
+    return pd.concat([pd.DataFrame([p.columns() for p in points]), table.drop(columns="position")], axis=1)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage block
         print(f"{self.prog}: error: {message}", file=sys.stderr)
@@ -110,11 +117,14 @@ def _parser():
                    help="network family (default xception): " + "; ".join(f"{n}: {f.summary}" for n, f in
                                                                          NETWORKS.items()))
     p.add_argument("--image-size", type=_positive, default=None,
-                   help="input side in pixels (default: the network's own, 299 xception, 28 small, 32 resnext)")
+                   help="input side in pixels (default: the network's own, 299 xception, 28 small, 32 resnext, "
+                        "224 resnext50)")
     p.add_argument("--in-channels", type=_positive, default=None,
                    help="input channels (default: the network's own, 3 xception, 1 small, 3 resnext)")
+    named = "; ".join(f"{n}: {', '.join(f.point_sets)}" for n, f in NETWORKS.items() if f.point_sets)
     p.add_argument("--points", default="all",
-                   help="'all' or a comma list of regular, depthwise, segments=N, group_width=N (default all)")
+                   help="'all', a comma list of regular, depthwise, segments=N, group_width=N, or a net's named "
+                        f"set ({named}) (default all)")
     p.add_argument("--out", default=None, help="output folder (default runs/cost/NET-SIZE)")
     p.add_argument("--latency", action="store_true", help="also time forward and train step of every point")
     p.add_argument("--memory", action="store_true", help="with --latency: also the peak memory of a train step")
@@ -147,8 +157,10 @@ def main(argv=None) -> int:
         base = NETWORKS[args.net].spec(image_size=args.image_size, in_channels=args.in_channels)
     except ValueError as exc:
         return usage("--image-size", exc)
+    named = NETWORKS[args.net].point_sets.get(args.points)
     try:
-        specs = spectrum_points(base, args.points)
+        points = named(base) if named else None
+        specs = [p.spec for p in points] if points else spectrum_points(base, args.points)
     except ValueError as exc:
         return usage("--points", exc)
     try:
@@ -168,12 +180,14 @@ def main(argv=None) -> int:
         table = cost_table(specs, latency_device=device if args.latency else None, batch_size=batch, dtype=args.dtype,
                            memory_format=args.memory_format, backend=args.backend, memory=args.memory,
                            min_run_time=args.min_run_time)
+        if points:
+            table = _with_named_positions(table, points)
         elapsed = time.perf_counter() - start
         os.makedirs(out, exist_ok=True)
         table.to_csv(os.path.join(out, "cost.csv"), index=False)
         sidecar = {
             "command": "python -m spectrum.cost " + shlex.join(argv),
-            "net": args.net, "image_size": base.image_size, "points": [s.position.label for s in specs],
+            "net": args.net, "image_size": base.image_size, "points": list(table.position),
             "counting": "params: trainable; macs: conv + matmul multiply-adds per image (fvcore, batch 1, "
                         "FLOPs = 2 x MACs); activations: output elements of those ops",
             "latency": None if not args.latency else {

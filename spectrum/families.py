@@ -3,13 +3,14 @@
 - `xception`: the paper's network (Figure 5, Keras layout; 22,855,952 trainable params with the defaults), 299x299.
 - `small` (the studies' default): a stem conv, then Xception modules of spectrum blocks, for 28x28 and 32x32 images.
 - `resnext`: ResNeXt-style bottleneck stages (arXiv 1611.05431), the grouped kxk at any segment count.
+- `resnext50`: ResNeXt-50 on ImageNet as torchvision builds it (spectrum.resnext50), with its Table 3 point set.
 
 Every family builds a NetworkSpec through `Family.spec(width, depth, image_size, in_channels, num_classes,
 position, order, activation, stem_stride=...)`; `match_width` then resizes it to a budget.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .block import _positive_int
@@ -18,6 +19,7 @@ from .layers import StemConv
 from .matching import scaled
 from .networks import NetworkSpec, SpectrumNet, build_network
 from .position import Position
+from .resnext50 import resnext50_spec, table3_points
 from .xception_module import ModuleSpec
 
 
@@ -146,12 +148,16 @@ def resnext_spec(width: int = 16, depth: int = 3, blocks=2, expansion: float = 2
 
 @dataclass(frozen=True)
 class Family:
-    """A registered network family. `small_input`: built for 28x28 / 32x32 images, so a study can train it."""
+    """A registered network family. `small_input`: built for 28x28 / 32x32 images by default. `in_studies`: a study
+    can train it (`run_study.py --net` takes it, at the study's width, depth and image size). `point_sets`: named
+    sets of labelled cost points (name -> function of a base spec -> list of NamedPoint)."""
 
     name: str
     summary: str
     builder: Callable[..., NetworkSpec]
     small_input: bool = True
+    in_studies: bool = True
+    point_sets: dict = field(default_factory=dict, compare=False)
 
     def spec(self, width=None, depth=None, image_size=None, in_channels=None, num_classes=None, position=None,
              order=None, activation=None, stem_stride=None, **options) -> NetworkSpec:
@@ -169,7 +175,11 @@ NETWORKS = {
     "resnext": Family("resnext", "ResNeXt-style: stages of bottlenecks, 1x1 reduce -> grouped 3x3 (cardinality = "
                       "segments) -> 1x1 expand, widths doubling per stage, 32x32x3 by default", resnext_spec),
     "xception": Family("xception", "the paper's Xception (Figure 5), 299x299x3; `depth` is the middle flow's "
-                       "repeats, `width` its width", _xception_family, small_input=False),
+                       "repeats, `width` its width", _xception_family, small_input=False, in_studies=False),
+    "resnext50": Family("resnext50", "ResNeXt-50 as torchvision builds it, 224x224x3: [3, 4, 6, 3] bottlenecks, "
+                        "cardinality x bottleneck width 32x4d (1x64d is ResNet-50); `width` the first stage's "
+                        "grouped width, `depth` the stages kept", resnext50_spec, small_input=False,
+                        point_sets={"table3": table3_points}),
 }
 DEFAULT_NETWORK = "small"
 

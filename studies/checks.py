@@ -11,7 +11,7 @@ def check_usage(config) -> None:
     from .storage import storage_kind
 
     get_space(config.space)
-    usable = [name for name, family in NETWORKS.items() if getattr(family, "small_input", True)]
+    usable = [name for name, family in NETWORKS.items() if getattr(family, "in_studies", True)]
     if config.net not in usable:
         raise ValueError(f"--net {config.net!r} is not allowed; expected one of {', '.join(usable)} (or list)")
     if config.dataset not in DATASETS:
