@@ -3,10 +3,12 @@ from __future__ import annotations
 
 
 def check_usage(config) -> None:
-    """Unknown space, network family, dataset, storage URL, device or a backend that cannot run here."""
+    """Unknown space, network family, dataset, storage URL, device, a backend that cannot run here, or an
+    image folder a study cannot use (listed, not yet decoded)."""
     from spectrum import NETWORKS, cost
 
     from .data import DATASETS
+    from .image_folder import scan_folder
     from .spaces import get_space
     from .storage import storage_kind
 
@@ -16,6 +18,8 @@ def check_usage(config) -> None:
         raise ValueError(f"--net {config.net!r} is not allowed; expected one of {', '.join(usable)} (or list)")
     if config.dataset not in DATASETS:
         raise ValueError(f"--dataset {config.dataset!r} is not allowed; expected one of {', '.join(DATASETS)}")
+    if config.dataset == "folder":
+        scan_folder(config.data_dir)
     if config.storage is not None:
         storage_kind(config.storage)
     device = cost.resolve_device(config.device)
