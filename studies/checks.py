@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 def check_usage(config) -> None:
-    """Unknown space, network family, dataset, storage URL, device, a backend that cannot run here, or an
-    image folder a study cannot use (listed, not yet decoded)."""
+    """Unknown space, network family, dataset, storage URL, device, more workers than the GPUs hold, a
+    backend that cannot run here, or an image folder a study cannot use (listed, not yet decoded)."""
     from spectrum import NETWORKS, cost
 
     from .data import DATASETS
@@ -23,6 +23,10 @@ def check_usage(config) -> None:
     if config.storage is not None:
         storage_kind(config.storage)
     device = cost.resolve_device(config.device)
+    if config.workers:  # the GPUs' trial slots hold them
+        from .workers import worker_devices
+
+        worker_devices(config, config.workers)
     if config.backend == "triton":
         import kernels
 
