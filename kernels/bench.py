@@ -8,8 +8,8 @@ For every shape and group count: the Triton kernels (``kernels.grouped_conv2d``)
 (cuDNN, ``torch.backends.cudnn.benchmark = True``) in the same memory format, and
 ``torch.compile`` of ``F.conv2d`` where it compiles; for depthwise rows also ``F.conv2d`` on NCHW
 tensors (the "torch NCHW depthwise" baseline). Forward and forward+backward (grad input and weight).
-Timing: ``triton.testing.do_bench`` (warm-up, L2 flushed between repeats), median with the
-20th/80th percentiles. Precisions: bf16, fp32 with TF32 and true fp32, reported apart
+Timing: ``kernels.timer.measure`` (``triton.testing.do_bench``: warm-up, L2 flushed between
+repeats), median with the 20th/80th percentiles. Precisions: bf16, fp32 with TF32 and true fp32, reported apart
 (``cudnn.allow_tf32`` and ``cuda.matmul.allow_tf32`` set alike for every backend; the Triton path
 follows ``cudnn.allow_tf32``).
 
@@ -50,6 +50,7 @@ from pathlib import Path
 from .algorithms import TABLE
 from .bench_goals import PRECISIONS, format_checks, format_table, goal_checks
 from .environment import environment
+from .timer import measure
 
 NO_GPU_LINE = "kernels.bench needs a CUDA GPU (none found)"
 
@@ -134,10 +135,9 @@ def _set_precision(prec):
 
 
 def _bench(fn, grad_to_none=None):
-    from triton.testing import do_bench
-
-    med, p20, p80 = do_bench(fn, warmup=25, rep=100, grad_to_none=grad_to_none, quantiles=[0.5, 0.2, 0.8])
-    return med, p20, p80
+    """(median, p20, p80) ms of `fn` on the GPU (`kernels.timer.measure`: do_bench, L2 flushed)."""
+    timing = measure(fn, "cuda", min_run_time=0.1, grad_to_none=grad_to_none)
+    return tuple(timing.quantile(q) for q in (0.5, 0.2, 0.8))
 
 
 def measure_peaks(precisions):

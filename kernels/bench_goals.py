@@ -14,6 +14,7 @@ The issue-7 goals, each a PASS/MISS/N/A line per precision:
 from __future__ import annotations
 
 import math
+import statistics
 
 PRECISIONS = ("bf16", "tf32", "fp32")
 
@@ -21,10 +22,9 @@ CLIFF_TOLERANCE = 1.05
 
 
 def geomean(values):
+    """The geometric mean of the positive, finite values (None where there is none)."""
     vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
-    if not vals:
-        return None
-    return math.exp(sum(math.log(v) for v in vals) / len(vals))
+    return statistics.geometric_mean(vals) if vals else None
 
 
 def _ok(rows):

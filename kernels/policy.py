@@ -23,6 +23,7 @@ import glob
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 
 import torch
@@ -105,7 +106,7 @@ def decide(rows, device_name, channels, groups, kernel_size, height, width, dtyp
     speedups = [float(r["speedup_vs_cudnn"]) for r in near if float(r["speedup_vs_cudnn"]) > 0]
     if not speedups:
         return False
-    return math.exp(sum(math.log(s) for s in speedups) / len(speedups)) > 1.0
+    return statistics.geometric_mean(speedups) > 1.0
 
 
 def prefer_triton(channels, groups, kernel_size, height, width, dtype, device, *, results_dir=None) -> bool:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .devices import check_input_shape, device_label, environment, resolve_device
+from .heap import trim_freed_memory
 from .timing import check_run, cudnn_benchmark, make_step
 
 _CPU_HOW = ("cpu: peak resident set size (Linux VmHWM) of a fresh process over two training steps, minus its size "
@@ -30,18 +31,6 @@ def _proc_status(key: str):
     return None
 
 
-def _trim_heap() -> None:
-    """Give freed heap back to the OS (glibc malloc_trim), so the baseline holds no reusable free memory."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _cpu_peak_child() -> None:
     """Entry point of the measuring process (`python -c`), arguments as JSON on stdin, the answer as JSON on stdout.
 
@@ -56,7 +45,7 @@ def _cpu_peak_child() -> None:
         warm = make_step(torch.load(a["path"], weights_only=False), shape, 1, cpu, *args)
         warm()
         del warm
-        _trim_heap()
+        trim_freed_memory()
         baseline = _proc_status("VmRSS")
         step = make_step(torch.load(a["path"], weights_only=False), shape, a["batch_size"], cpu, *args)
         try:

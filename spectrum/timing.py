@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import time
 
 import torch
 from torch import nn
+
+from kernels.timer import measure
 
 from .counting import MEMORY_FORMATS, first_tensor
 from .devices import check_choice, check_input_shape, check_positive_int, device_label, environment, resolve_device
@@ -70,69 +71,6 @@ def make_step(model: nn.Module, input_shape, batch_size: int, device: torch.devi
     return train_step
 
 
-def _quartiles(times_ms: list[float]) -> dict:
-    t = torch.tensor(times_ms, dtype=torch.float64)
-    p25, median, p75 = (torch.quantile(t, q).item() for q in (0.25, 0.5, 0.75))
-    return {"median_ms": median, "iqr_ms": p75 - p25, "p25_ms": p25, "p75_ms": p75, "repeats": len(times_ms)}
-
-
-def _cpu_times(step, min_run_time: float) -> tuple[list[float], dict]:
-    """torch.utils.benchmark: two warm-up calls, then Timer.adaptive_autorange, which times blocks of runs (a block
-    is 1 run of a step slower than 50 ms, else a power of 10 of runs, up to ~0.5 s) until at least 4 blocks and
-    min_run_time are done and IQR/median < 10%; capped at max(10 x min_run_time, about 6 blocks)."""
-    from torch.utils import benchmark
-
-    start = time.perf_counter()
-    step()
-    step()
-    one = (time.perf_counter() - start) / 2
-    longest_block = one if one > 0.05 else min(0.5, 100 * one)
-    timer = benchmark.Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads())
-    m = timer.adaptive_autorange(threshold=0.1, min_run_time=min_run_time,
-                                 max_run_time=max(10 * min_run_time, 6 * longest_block))
-    times_ms = [t * 1e3 for t in m.times]
-    return times_ms, {"runs_per_repeat": m.number_per_run,
-                      "timer": "torch.utils.benchmark.Timer.adaptive_autorange after 2 warm-up runs"}
-
-
-def _l2_flush_bytes(device: torch.device) -> int:
-    l2 = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 0
-    return max(256 * 2**20, 4 * l2)
-
-
-def _cuda_times(step, device: torch.device, min_run_time: float) -> tuple[list[float], dict]:
-    """CUDA events around each run, the L2 cache flushed (a buffer 4x its size, at least 256 MiB, zeroed) before
-    each; warm-up until 3 runs and 0.1 s; repeats to fill min_run_time (10 to 1000)."""
-    with torch.cuda.device(device):
-        flush = torch.empty(_l2_flush_bytes(device), dtype=torch.int8, device=device)
-        torch.cuda.synchronize()
-        start, n = time.perf_counter(), 0
-        while n < 3 or time.perf_counter() - start < 0.1:
-            step()
-            torch.cuda.synchronize()
-            n += 1
-        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        begin.record()
-        for _ in range(5):
-            flush.zero_()
-            step()
-        end.record()
-        torch.cuda.synchronize()
-        estimate_ms = max(begin.elapsed_time(end) / 5, 1e-3)
-        repeats = int(min(1000, max(10, min_run_time * 1e3 / estimate_ms)))
-        starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-        ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-        for s, e in zip(starts, ends):
-            flush.zero_()
-            s.record()
-            step()
-            e.record()
-        torch.cuda.synchronize()
-        times_ms = [s.elapsed_time(e) for s, e in zip(starts, ends)]
-        del flush
-    return times_ms, {"runs_per_repeat": 1, "timer": "CUDA events, L2 flushed before each run, cudnn.benchmark on"}
-
-
 @contextlib.contextmanager
 def cudnn_benchmark(device: torch.device):
     if device.type != "cuda":
@@ -167,27 +105,23 @@ def latency(model: nn.Module, input_shape, *, batch_size: int = 64, device="cpu"
     """Median and spread (IQR) in ms of a forward (eval, no grad) or a full training step (forward, cross-entropy,
     backward, SGD step) at `batch_size`, after warm-up, on a deep copy of `model` (the caller's module is untouched).
 
-    GPU: CUDA events, L2 flushed between repeats, cudnn.benchmark on. CPU: torch.utils.benchmark with `threads`
-    torch threads (None: the current count; a count given is set for the measurement and restored after).
+    Timed by `kernels.timer.measure`: on a GPU triton's do_bench (L2 flushed between repeats), cudnn.benchmark on;
+    on a CPU torch.utils.benchmark with `threads` torch threads (None: the current count; a count given is set
+    for the measurement and restored after).
     dtype "bf16" runs under torch.autocast(bfloat16); memory_format "channels_last" converts model and input, on
     the CPU as on the GPU, so a network is timed in the layout and thread count it trains in.
     """
     shape = check_input_shape(input_shape)
     check_run(batch_size, dtype, memory_format, mode)
-    if not (isinstance(min_run_time, (int, float)) and min_run_time > 0):
-        raise ValueError(f"min_run_time={min_run_time!r} is not allowed; expected a positive number of seconds")
     if threads is not None:
         check_positive_int("threads", threads)
     dev = resolve_device(device)
     with torch_threads(threads), cudnn_benchmark(dev):
         step = make_step(model, shape, batch_size, dev, dtype, memory_format, mode)
-        if dev.type == "cuda":
-            times_ms, how = _cuda_times(step, dev, min_run_time)
-        else:
-            times_ms, how = _cpu_times(step, min_run_time)
+        timing = measure(step, dev, min_run_time=min_run_time)
         del step
         return {
-            **_quartiles(times_ms), **how,
+            **timing.summary(),
             "device": device_label(dev), "batch_size": batch_size, "dtype": dtype, "memory_format": memory_format,
             "mode": mode, "threads": torch.get_num_threads(), "input_shape": list(shape),
             "environment": environment(dev),

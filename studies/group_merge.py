@@ -13,14 +13,15 @@ the trained model's modules to count MACs or time latency: both are measured on 
 from __future__ import annotations
 
 import functools
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kernels.timer import measure
+
 MAX_MERGED_WIDTH = 32  # wider merged groups multiply the MACs past any gain the library's kernels give
-TIMING_REPEATS = 3  # the fastest counts: a slower repeat measures what else the (shared) machine ran
+TIMING_REPEATS = 3  # single runs per merge factor, the fastest counts: a choice made at each new shape
 
 
 def block_diagonal(weight: torch.Tensor, groups: int, merge: int) -> torch.Tensor:
@@ -67,9 +68,10 @@ def merge_choices(conv: nn.Conv2d) -> list[int]:
     return [m for m in range(1, conv.groups + 1) if conv.groups % m == 0 and m * width <= MAX_MERGED_WIDTH]
 
 
-def _time_step(conv: nn.Conv2d, weight: torch.Tensor, merge: int, x: torch.Tensor, backward: bool) -> float:
-    # the weight in the input's format, as `model.to(memory_format=...)` leaves it
-    weight = weight.contiguous(memory_format=_format_of(x))
+def time_merged(conv: nn.Conv2d, weight: torch.Tensor, merge: int, x: torch.Tensor, backward: bool) -> float:
+    """Milliseconds of `conv` (its weight `weight`) computed as `groups // merge` groups on `x`, forward and
+    backward or forward alone: the fastest repeat (a slower one measures what else the machine ran)."""
+    weight = weight.contiguous(memory_format=_format_of(x))  # as `model.to(memory_format=...)` leaves it
     x = x.detach().requires_grad_(backward)
     weight.requires_grad_(backward)
     groups = conv.groups // merge
@@ -79,33 +81,31 @@ def _time_step(conv: nn.Conv2d, weight: torch.Tensor, merge: int, x: torch.Tenso
         out = F.conv2d(x, w, None, conv.stride, conv.padding, conv.dilation, groups)
         if backward:
             out.backward(torch.ones_like(out))
-    step()  # warm-up: oneDNN builds its primitive on the first call
-    times = []
-    for _ in range(TIMING_REPEATS):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    # one warm-up call: oneDNN builds its primitive on the first
+    return measure(step, "cpu", repeats=TIMING_REPEATS, warmup=1).min_ms
+
+
+def merge_times(conv_key: tuple, shape: tuple, memory_format: torch.memory_format,
+                backward: bool = True) -> dict[int, float]:
+    """{merge factor: ms by `time_merged`} for a convolution (`conv_key`: its constructor arguments) on an
+    input of `shape`, in ascending factors."""
+    in_channels, out_channels, kernel_size, stride, padding, dilation, groups = conv_key
+    # on "meta" and with its own generator: the timing must not move the global RNG a seeded trial draws from
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=False,
+                     device="meta")
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(conv.weight.shape, generator=generator)
+    x = torch.randn(shape, generator=generator).contiguous(memory_format=memory_format)
+    with torch.enable_grad() if backward else torch.no_grad():
+        return {m: time_merged(conv, weight, m, x, backward) for m in merge_choices(conv)}
 
 
 @functools.lru_cache(maxsize=256)
 def fastest_merge(conv_key: tuple, shape: tuple, memory_format: torch.memory_format, threads: int,
                   backward: bool = True) -> int:
-    """The measured fastest merge factor for a convolution (`conv_key`: its constructor arguments) on an
-    input of `shape`, forward and backward (training) or forward alone (inference); cached per process,
-    since each worker trains the same shapes many times."""
-    in_channels, out_channels, kernel_size, stride, padding, dilation, groups = conv_key
-    # on "meta" and with its own generator: the timing must not move the global RNG a seeded trial draws from
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=False,
-                     device="meta")
-    choices = merge_choices(conv)
-    if len(choices) == 1:
-        return 1
-    generator = torch.Generator().manual_seed(0)
-    weight = torch.randn(conv.weight.shape, generator=generator)
-    x = torch.randn(shape, generator=generator).contiguous(memory_format=memory_format)
-    with torch.enable_grad() if backward else torch.no_grad():
-        times = {m: _time_step(conv, weight, m, x, backward) for m in choices}
+    """The merge factor `merge_times` measured fastest (the smaller on a tie), forward and backward (training)
+    or forward alone (inference); cached per process, since each worker trains the same shapes many times."""
+    times = merge_times(conv_key, shape, memory_format, backward)
     return min(times, key=times.get)
 
 

@@ -1,10 +1,13 @@
-"""Latency, peak memory, devices and the environment record (CPU here; the CUDA paths run on a GPU machine)."""
+"""Latency, peak memory, devices and the environment record (CPU here; the CUDA paths run on a GPU machine).
+What latency reports is checked with a stand-in timer; kernels.timer itself is tests/test_timer.py's."""
 import re
 
+import numpy as np
 import pytest
 import torch
 
-from spectrum import build_network, small_spec
+from kernels.timer import GPU_TIMER, MIN_GPU_REPEATS, Timing
+from spectrum import build_network, small_spec, timing
 from spectrum.cost import environment, latency, peak_memory, resolve_device
 
 SHAPE = (1, 28, 28)
@@ -30,17 +33,37 @@ def _state(model):
     return [m.training for m in model.modules()], {k: v.clone() for k, v in model.state_dict().items()}
 
 
+class StandInTimer:
+    """In place of kernels.timer.measure: runs the step it is given twice, returns fixed times."""
+
+    TIMES = (4.0, 1.0, 3.0, 2.0)
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, step, device, *, min_run_time):
+        step()
+        step()
+        self.calls.append((torch.device(device), min_run_time))
+        return Timing(self.TIMES, 3, "a stand-in")
+
+
 @pytest.mark.parametrize("mode,dtype,memory_format", [("forward", "fp32", "nchw"), ("train_step", "fp32", "nchw"),
                                                       ("train_step", "bf16", "channels_last")])
-def test_latency_reports_median_and_spread_and_leaves_the_model_alone(model, mode, dtype, memory_format):
+def test_latency_reports_the_timers_median_and_spread_and_leaves_the_model_alone(model, mode, dtype, memory_format,
+                                                                                 monkeypatch):
+    timer = StandInTimer()
+    monkeypatch.setattr(timing, "measure", timer)
     model.train()
     modes, state = _state(model)
     t = latency(model, SHAPE, batch_size=4, device="cpu", dtype=dtype, memory_format=memory_format, mode=mode,
                 min_run_time=0.02)
+    assert timer.calls == [(torch.device("cpu"), 0.02)]
     assert LATENCY_KEYS <= set(t)
-    assert 0 < t["p25_ms"] <= t["median_ms"] <= t["p75_ms"]
-    assert t["iqr_ms"] == pytest.approx(t["p75_ms"] - t["p25_ms"])
-    assert t["repeats"] >= 4
+    p25, median, p75 = np.percentile(StandInTimer.TIMES, [25, 50, 75])
+    assert (t["p25_ms"], t["median_ms"], t["p75_ms"]) == pytest.approx((p25, median, p75))
+    assert t["iqr_ms"] == pytest.approx(p75 - p25)
+    assert (t["repeats"], t["runs_per_repeat"], t["timer"]) == (4, 3, "a stand-in")
     assert t["device"] == "cpu (1 thread)"
     assert (t["batch_size"], t["dtype"], t["memory_format"], t["mode"]) == (4, dtype, memory_format, mode)
     assert t["environment"]["torch"] == torch.__version__
@@ -54,7 +77,7 @@ def test_latency_on_the_cpu_in_channels_last_with_its_own_thread_count_restores_
     t = latency(model, SHAPE, batch_size=2, device="cpu", memory_format="channels_last", mode="train_step",
                 min_run_time=0.01, threads=2)
     assert (t["memory_format"], t["threads"], t["device"]) == ("channels_last", 2, "cpu (2 threads)")
-    assert t["environment"]["torch_threads"] == 2 and t["median_ms"] > 0
+    assert t["environment"]["torch_threads"] == 2 and "torch.utils.benchmark" in t["timer"]
     assert torch.get_num_threads() == 1
     assert latency(model, SHAPE, batch_size=2, device="cpu", min_run_time=0.01)["threads"] == 1
 
@@ -117,7 +140,8 @@ def test_gpu_latency_and_peak_memory(model, dtype, memory_format):
     for mode in ("forward", "train_step"):
         t = latency(model, SHAPE, batch_size=32, device="cuda", dtype=dtype, memory_format=memory_format, mode=mode,
                     min_run_time=0.05)
-        assert 0 < t["p25_ms"] <= t["median_ms"] <= t["p75_ms"] and t["repeats"] >= 10
+        assert t["p25_ms"] <= t["median_ms"] <= t["p75_ms"] and t["repeats"] >= MIN_GPU_REPEATS
+        assert t["timer"] == GPU_TIMER
         assert t["device"] == torch.cuda.get_device_name(0)
     r = peak_memory(model, SHAPE, batch_size=32, device="cuda", dtype=dtype, memory_format=memory_format)
     assert r["peak_bytes"] > sum(p.numel() * 4 for p in model.parameters())

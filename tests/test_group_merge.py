@@ -1,8 +1,7 @@
 """Grouped convolutions computed as fewer, wider groups (studies.group_merge) against torch's own grouped
-conv, and the heap setting (studies.heap): same function, same gradients, same parameters, same training."""
+conv: same function, same gradients, same parameters, same training; the merge chosen is the one the
+timings given to it say is fastest."""
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 from spectrum import build_network, small_spec
 from studies import train
 from studies.data import make_synthetic
+from studies import group_merge
 from studies.group_merge import MergedConv2d, block_diagonal, merge_choices, merge_grouped_convs, merge_label
 
 CPU = torch.device("cpu")
@@ -103,22 +103,54 @@ def test_merging_a_network_leaves_its_outputs_and_parameters_as_they_were():
     assert "->" in merge_label(merged, model)
 
 
-def test_merges_are_timed_once_per_shape_and_reused():
-    """The first model times each distinct grouped-conv shape; a second model of the same shapes times
-    nothing and gets the same merges."""
-    from studies.group_merge import fastest_merge
+class StandInTimes:
+    """In place of `time_merged`: ms from a table of merge factors (others 10), and the calls it got."""
 
-    fastest_merge.cache_clear()
+    def __init__(self, ms: dict[int, float]):
+        self.ms, self.calls = ms, []
+
+    def __call__(self, conv, weight, merge, x, backward):
+        self.calls.append((conv.groups, merge, tuple(x.shape), backward))
+        return self.ms.get(merge, 10.0)
+
+
+def test_the_merge_measured_fastest_is_chosen_the_smaller_on_a_tie(monkeypatch):
+    key = (16, 16, (3, 3), (1, 1), (1, 1), (1, 1), 8)  # 8 groups of 2 channels: merges 1, 2, 4, 8
+    for times, expected in (({1: 3.0, 2: 1.0, 4: 2.0, 8: 5.0}, 2), ({1: 1.0}, 1), ({4: 0.5, 8: 0.5}, 4)):
+        fake = StandInTimes(times)
+        monkeypatch.setattr(group_merge, "time_merged", fake)
+        group_merge.fastest_merge.cache_clear()
+        assert group_merge.fastest_merge(key, (4, 16, 8, 8), torch.channels_last, 1) == expected
+        assert fake.calls == [(8, m, (4, 16, 8, 8), True) for m in (1, 2, 4, 8)]
+    group_merge.fastest_merge.cache_clear()
+
+
+def test_merges_are_timed_once_per_shape_and_reused(monkeypatch):
+    """The first model times each distinct grouped-conv shape; a second model of the same shapes times
+    nothing and gets the same merges, the ones its timings favour."""
+    fake = StandInTimes({2: 1.0})
+    monkeypatch.setattr(group_merge, "time_merged", fake)
+    group_merge.fastest_merge.cache_clear()
     sample = torch.randn(16, 1, 16, 16)
     first = _net().to(memory_format=torch.channels_last)
     merged = merge_grouped_convs(first, sample)
-    timed = fastest_merge.cache_info()
+    timed = group_merge.fastest_merge.cache_info()
     grouped = {name for name, m in first.named_modules() if isinstance(m, nn.Conv2d) and m.groups > 1}
     assert timed.misses + timed.hits == len(grouped) and timed.misses < len(grouped)  # shapes repeat
+    assert merged and set(merged.values()) == {2}
+    calls = len(fake.calls)
     again = merge_grouped_convs(_net(seed=4).to(memory_format=torch.channels_last), sample)
-    assert again == merged
-    assert fastest_merge.cache_info().misses == timed.misses
-    assert all(factor in merge_choices(first.get_submodule(name)) for name, factor in merged.items())
+    assert again == merged and len(fake.calls) == calls
+    assert group_merge.fastest_merge.cache_info().misses == timed.misses
+    group_merge.fastest_merge.cache_clear()
+
+
+def test_a_merge_is_timed_forward_and_backward_on_the_cpu():
+    conv = nn.Conv2d(16, 16, 3, padding=1, groups=8, bias=False)
+    x = torch.randn(2, 16, 8, 8)
+    for backward in (True, False):
+        with torch.enable_grad() if backward else torch.no_grad():
+            assert group_merge.time_merged(conv, conv.weight.detach(), 4, x, backward) >= 0
 
 
 def test_fit_with_merged_groups_trains_to_the_same_accuracies(monkeypatch):
@@ -152,46 +184,3 @@ def test_deterministic_mode_turns_merging_off(monkeypatch):
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
     assert result.group_merge == "none" and result.deterministic
     assert not train.fit(_net(), data, epochs=1, batch_size=32, seed=0, device=CPU).deterministic
-
-
-_TENSORS, _NUMEL = 20, 1_100_000  # a step: 20 activations of 4.4 MB
-_STEPS_FAULTS = """
-import ctypes, resource, sys, torch
-from studies.heap import retain_freed_memory
-ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB pages counted, whatever the THP setting
-if sys.argv[1] == "retain":
-    assert retain_freed_memory()
-def step():  # as in training: many activations alive at once, then all freed
-    activations = [torch.ones({numel}) for _ in range({tensors})]
-    del activations
-step(); step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
-    step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-# glibc's static mmap threshold (128 KiB), fixed by its environment variable so that the dynamic raise
-# cannot hide the faults: how much of a freed heap glibc keeps by default differs between machines
-# (CI's sandbox kept it all; this machine trimmed a fifth of each step back), so the baseline is pinned,
-# and a preloaded allocator (jemalloc, tcmalloc) is taken out: the test is about glibc.
-_TRIMMING_GLIBC = {"MALLOC_MMAP_THRESHOLD_": "131072"}
-_PAGES_A_STEP = _TENSORS * _NUMEL * 4 // 4096
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
-def test_retained_heap_stops_the_page_faults_of_each_step():
-    """glibc returns freed activations to the system and faults them back in on the next step; retained,
-    the pages stay (counted in minor page faults, not timed)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD"))}
-    env.update(_TRIMMING_GLIBC)
-
-    def faults(mode):
-        code = _STEPS_FAULTS.format(tensors=_TENSORS, numel=_NUMEL)
-        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
-                             check=True, env=env)
-        return int(out.stdout)
-    default, retained = faults("default"), faults("retain")
-    assert default > 4 * _PAGES_A_STEP, ("the baseline should fault every step's pages in", default)
-    assert retained < _PAGES_A_STEP / 4, (retained, default)

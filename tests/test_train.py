@@ -42,7 +42,6 @@ def _old_evaluate(model, data, batch_size=500):
 def _old_fit(model, data, *, epochs, batch_size, seed, lr=3e-3, weight_decay=5e-4):
     """studies.train.fit on a CPU before issue 11 (NCHW, AdamW loop, a sync per step); also the losses."""
     torch.manual_seed(seed)
-    torch.set_flush_denormal(True)
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(data.train_y) / batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -115,6 +114,24 @@ def test_fit_matches_the_old_nchw_path():
     assert result.memory_format == "channels_last"
     assert result.accuracy_per_epoch == old_acc
     assert result.loss_per_epoch == pytest.approx(old_losses, rel=1e-4)
+
+
+def _flushes_denormals() -> bool:
+    return (torch.tensor([1e-310], dtype=torch.float64) * 1.0).item() == 0.0
+
+
+@pytest.mark.parametrize("flush", [False, True])
+def test_fit_leaves_the_callers_subnormal_mode_as_it_was(flush):
+    """fit changes nothing process-wide (a worker's settings are studies.process's): flushing subnormals
+    stays off, or on, as the caller had it."""
+    before = _flushes_denormals()
+    try:
+        assert torch.set_flush_denormal(flush) and _flushes_denormals() == flush
+        train.fit(_tiny(), make_synthetic(n_train=32, n_val=32, n_test=32), epochs=1, batch_size=32, seed=0,
+                  device=CPU)
+        assert _flushes_denormals() == flush
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def test_same_seed_trains_to_the_same_numbers_in_channels_last():
