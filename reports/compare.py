@@ -11,7 +11,7 @@ from .data import completed, load_study_dir
 from .figures import sections
 from .meta import header
 from .templating import ensure_tidy, render_template, write_atomic
-from .verdict import verdict
+from .verdict import study_verdict
 from .verdict_view import verdict_view
 
 __all__ = ["render_compare", "write_compare"]
@@ -24,7 +24,7 @@ def render_compare(studies: list[tuple[str, pd.DataFrame, dict]], links: list[st
     for (name, df, cfg), link in zip(studies, links):
         cfg = dict(cfg or {})
         df = ensure_tidy(df)
-        v = verdict(df)
+        v = study_verdict(df, cfg)
         secs = sections(df, cfg, v=v)
         for s in secs:
             if s.figure is not None:

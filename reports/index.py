@@ -9,7 +9,7 @@ from .data import load_study_dir, tidy
 from .mask import mask_config
 from .meta import counts_text
 from .templating import render_template, write_atomic
-from .verdict import verdict
+from .verdict import study_verdict
 
 __all__ = ["write_index", "study_dirs"]
 
@@ -32,11 +32,12 @@ def _row(root: Path, d: Path) -> dict:
     except ValueError as e:
         return {**row, "error": str(e)}
     t = tidy(df)
+    overall = study_verdict(t, cfg).overall
     cfg = mask_config(cfg)
     return {
         **row, "error": None, "name": cfg.get("study_name", ""), "space": cfg.get("space", ""),
         "dataset": cfg.get("dataset", ""), "counts": counts_text(t, keep=()) or "no trials",
-        "overall": verdict(t).overall, "storage": cfg.get("storage", ""), "date": cfg.get("date", ""),
+        "overall": overall, "storage": cfg.get("storage", ""), "date": cfg.get("date", ""),
         "commit": str(cfg.get("git_commit", ""))[:12],
     }
 

@@ -16,18 +16,19 @@ from .index import write_index
 from .meta import header
 from .tables import failed_trials, trials_table
 from .templating import ensure_tidy, plotly_js, render_template, write_atomic
-from .verdict import verdict
+from .verdict import study_verdict
 from .verdict_view import verdict_view
 
 # render_compare/write_compare (compare.py) and write_index (index.py) are re-exported here.
 __all__ = ["render", "write", "render_compare", "write_compare", "write_index", "plotly_js"]
 
 
-def render(df: pd.DataFrame, config: dict | None = None) -> str:
-    """The report page of one study, as an HTML string."""
+def render(df: pd.DataFrame, config: dict | None = None, v=None) -> str:
+    """The report page of one study, as an HTML string; `v`: the study's verdict when already computed
+    (else the one study_verdict gives, as verdict.json holds it)."""
     config = dict(config or {})
     df = ensure_tidy(df)
-    v = verdict(df)
+    v = study_verdict(df, config) if v is None else v
     head = header(df, config)
     return render_template(
         "report.html.j2",
@@ -40,6 +41,6 @@ def render(df: pd.DataFrame, config: dict | None = None) -> str:
     )
 
 
-def write(df: pd.DataFrame, config: dict | None, path) -> Path:
+def write(df: pd.DataFrame, config: dict | None, path, v=None) -> Path:
     """Write the self-contained report of one study to `path` (parents created); return the Path."""
-    return write_atomic(path, render(df, config))
+    return write_atomic(path, render(df, config, v))

@@ -20,11 +20,14 @@ import pandas as pd
 
 from . import verdict_text as text
 from .pareto import UNMATCHED, pareto_front, pareto_mask
-from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, level, next_seed_count, plan
+from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
 
-__all__ = ["Verdict", "BudgetVerdict", "verdict", "seeds_to_add", "design_looks", "pareto_mask", "prepare"]
+__all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
+           "pareto_mask", "prepare", "DIVERGED"]
 
 NO_DATA = "no data"
+DIVERGED = 0.0  # the accuracy (fraction) a diverged run scores: its model is unusable, every image wrong
+SEED_PLAN = "seed_plan"  # `looks` default: take them from the trials' seed_plan
 ENDS = ("regular", "depthwise")
 VARIANTS = ("order", "activation", "kernel_size", "intermediate_norm")  # identify a point besides its position
 
@@ -52,11 +55,13 @@ class BudgetVerdict:
     n_seeds: int = 0  # seeds completed at every compared point (the paired blocks used)
     n_intermediate: int = 0
     n_ends: int = 0
-    sd: float | None = None  # pooled residual sd of one trained model's accuracy
-    df: int = 0
+    sd: float | None = None  # the compared pair's standard error times sqrt(n / 2): one model's spread
+    df: int = 0  # the compared pair's degrees of freedom
     level: float | None = None  # two-sided alpha spent on this budget at this look
     metric: str = "test"  # "test", or "validation" when the study stored no test accuracy
     cost: float | None = None  # the budget's median MACs
+    images: int = 0  # test images whose sampling the interval covers too (0: seeds only, no per-image data)
+    n_diverged: int = 0  # diverged runs among the compared ones (scored DIVERGED, an outcome)
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,9 @@ class Verdict:
     margin: float = 1.0  # points
     alpha: float = ALPHA
     looks: tuple[int, ...] | None = LOOKS
-    n_completed: int = 0
+    n_completed: int = 0  # runs that are outcomes: completed, and diverged
     n_points: int = 0
+    diverged: tuple[dict, ...] = ()  # per point with a diverged run: budget_label, point, diverged, runs
 
     def to_json(self) -> dict:
         """The fields DIR/verdict.json holds (NaN as null, the front as records)."""
@@ -109,40 +115,61 @@ def _text(trials: pd.DataFrame, name: str) -> pd.Series:
     return column.astype(object).where(column.notna(), "").astype(str).str.strip()
 
 
-def _is_end(position: pd.Series, segments: pd.Series, base: pd.Series) -> pd.Series:
-    return position.isin(ENDS) | (segments == 1) | ((segments == base) & segments.notna())
+def _flag(trials: pd.DataFrame, name: str) -> pd.Series:
+    """A boolean column as stored (bool, 0/1, or text "True"/"true"); False where absent."""
+    return _text(trials, name).str.lower().isin(("true", "1", "1.0"))
 
 
-def _labels(c: pd.DataFrame, variants: list[str]) -> pd.Series:
-    """'segments=4', or 'segments=4 · relu' when the activation varies (and so on)."""
+def _points(c: pd.DataFrame, variants: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Each trial's point label ('segments=4', 'segments=4 · relu' when the activation varies, '· width W'
+    when one budget mixes base widths) and whether it is an end: the one place points are derived."""
     label = c["position"]
     if (label == "").any():
         label = label.where(label != "", "segments=" + c["segments"].astype("Int64").astype(str))
     for v in variants:
         label = label + " · " + c[v]
-    if c["base_width"].nunique() <= 1:
-        return label
-    widths = c.groupby("budget_label")["base_width"].transform("nunique")
-    return label.where(widths <= 1, label + " · width " + c["base_width"].astype("Int64").astype(str))
+    if c["base_width"].nunique() > 1:
+        widths = c.groupby("budget_label")["base_width"].transform("nunique")
+        label = label.where(widths <= 1, label + " · width " + c["base_width"].astype("Int64").astype(str))
+    seg, base = c["segments"], c["base_width"]
+    return label, c["position"].isin(ENDS) | (seg == 1) | ((seg == base) & seg.notna())
 
 
 def prepare(trials: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials: budget_label, point (label), is_end, seed, val, test, macs (raw or tidy input)."""
+    """Trials that are outcomes: completed ones, and diverged ones scored DIVERGED (a FAIL row with
+    `diverged` true); budget_label, point (label), is_end, seed, val, test, macs, diverged, and the
+    per-image `test_correct` / `test_size` when stored (raw or tidy input). Other failures are not outcomes."""
     state = _text(trials, "state").str.upper() if "state" in trials.columns else pd.Series("COMPLETE", trials.index)
+    diverged = (state == "FAIL") & _flag(trials, "diverged")
     c = pd.DataFrame({
         "budget_label": _text(trials, "budget_label").replace("", UNMATCHED),
         "position": _text(trials, "position"),
         **{k: _numeric(trials, col) for k, col in (("segments", "segments"), ("base_width", "base_width"),
            ("seed", "seed"), ("val", "accuracy"), ("test", "test_accuracy"), ("macs", "macs"))},
         **{v: _text(trials, v) for v in VARIANTS if v in trials.columns},
+        "diverged": diverged,
     })
+    for name in ("test_correct", "test_size"):
+        if name in trials.columns:
+            c[name] = _text(trials, name) if name == "test_correct" else _numeric(trials, name)
     if "point" in trials.columns:  # tidy's point key, so the page can find the front's points
         c["key"] = trials["point"].astype(str)
-    c = c[(state == "COMPLETE") & c["val"].notna() & c["seed"].notna()]
+    c.loc[diverged, ["val", "test"]] = DIVERGED
+    c = c[((state == "COMPLETE") & c["val"].notna() | diverged) & c["seed"].notna()]
     variants = [v for v in VARIANTS if v in c.columns and c[v].nunique() > 1]
-    c["point"] = _labels(c, variants)
-    c["is_end"] = _is_end(c["position"], c["segments"], c["base_width"])
+    c["point"], c["is_end"] = _points(c, variants)
     return c.drop(columns=["segments", *(v for v in VARIANTS if v in c.columns)])
+
+
+def looks_from(trials: pd.DataFrame) -> tuple[int, ...] | None:
+    """The looks a study's seed plan paid for: every trial "fixed" -> None (one look), every trial
+    "auto:N" with one N -> plan(N); absent, unreadable or differing plans -> the conservative LOOKS."""
+    plans = set(_text(trials, "seed_plan").str.lower()) if len(trials) else {""}
+    if plans == {"fixed"}:
+        return None
+    if len(plans) == 1 and (p := plans.pop()).startswith("auto:") and p[5:].isdigit() and int(p[5:]) >= 1:
+        return plan(int(p[5:]))
+    return LOOKS
 
 
 # -------------------------------------------------------------------------------------------------
@@ -173,8 +200,9 @@ def _complete(have: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def _blocks(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Point labels, is_end, and (val, test) point x seed tables of complete blocks (see `_complete`)."""
+def _blocks(g: pd.DataFrame):
+    """Point labels, is_end, (val, test) point x seed tables of complete blocks (see `_complete`), and
+    the row of `g` behind each kept cell (the last one, where a seed ran twice)."""
     rows, labels = pd.factorize(g["point"], sort=True)
     cols, _ = pd.factorize(g["seed"], sort=True)
     shape = (len(labels), int(cols.max()) + 1)
@@ -182,7 +210,31 @@ def _blocks(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     keep, full = _complete(np.isfinite(val) & np.isfinite(test))
     is_end = np.zeros(len(labels), dtype=bool)
     is_end[rows] = g["is_end"].to_numpy(bool)
-    return np.asarray(labels)[keep], is_end[keep], val[keep][:, full], test[keep][:, full]
+    where = np.full(shape, -1)
+    where[rows, cols] = np.arange(len(g))
+    return (np.asarray(labels)[keep], is_end[keep], val[keep][:, full], test[keep][:, full],
+            where[keep][:, full])
+
+
+def _correct(g: pd.DataFrame, where: np.ndarray) -> np.ndarray | None:
+    """The kept cells' per-image test correctness (points, seeds, images), a diverged run all wrong;
+    None unless every kept run stored it for one test split of the same size."""
+    if "test_correct" not in g.columns or where.size == 0:
+        return None
+    cells = g.iloc[where.ravel()]
+    sizes = cells["test_size"] if "test_size" in cells.columns else pd.Series(np.nan, cells.index)
+    stored = cells["test_correct"] != ""
+    m = set(sizes[stored].dropna().astype(int))
+    if len(m) != 1 or not (stored | cells["diverged"]).all() or (m := m.pop()) < 2:
+        return None
+    try:
+        bits = [np.unpackbits(np.frombuffer(bytes.fromhex(h), np.uint8))[:m] if ok else np.zeros(m, np.uint8)
+                for h, ok in zip(cells["test_correct"], stored & ~cells["diverged"])]
+    except ValueError:
+        return None
+    if any(len(b) != m for b in bits):
+        return None
+    return np.stack(bits).reshape(where.shape + (m,))
 
 
 def _claimed(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -194,29 +246,32 @@ def _claimed(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 def _budget(label: str, g: pd.DataFrame, alpha: float, margin: float) -> BudgetVerdict:
     g, metric = _claimed(g)
-    labels, ends, val, test = _blocks(g)
+    labels, ends, val, test, where = _blocks(g)
     n_inter, n_end = int((~ends).sum()), int(ends.sum())
     cost = float(g["macs"].median()) if g["macs"].notna().any() else None
+    counts = dict(n_intermediate=n_inter, n_ends=n_end, cost=cost)
     if n_inter == 0 or n_end == 0:
-        return BudgetVerdict(label, NO_DATA, text.no_comparison(label, n_inter, n_end), n_intermediate=n_inter,
-                             n_ends=n_end, cost=cost)
+        return BudgetVerdict(label, NO_DATA, text.no_comparison(label, n_inter, n_end), **counts)
     if val.shape[1] == 0:
-        return BudgetVerdict(label, OUTCOMES[OPEN], text.no_blocks(label), n_intermediate=n_inter, n_ends=n_end,
-                             cost=cost, metric=metric)
-    cmp = compare(100 * val, 100 * test, ends, alpha=alpha, margin=100 * margin)
+        return BudgetVerdict(label, OUTCOMES[OPEN], text.no_blocks(label), metric=metric, **counts)
+    correct = _correct(g, where) if metric == "test" else None
+    images = 0 if correct is None else correct.shape[-1]
+    cmp = compare(100 * val, 100 * test, ends, alpha=alpha, margin=100 * margin,
+                  image_var=None if correct is None else 1e4 * image_variance(correct))
     i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
-    n, sd = test.shape[1], float(cmp.sd)
+    n, sd, df = test.shape[1], float(cmp.sd), float(cmp.df) if np.isfinite(cmp.df) else 0.0
     r = dict(
         intermediate=str(labels[i]), end=str(labels[e]), difference=float(cmp.difference),
         ci_low=float(cmp.low), ci_high=float(cmp.high), eq_low=float(cmp.eq_low), eq_high=float(cmp.eq_high),
-        mde=float(detectable(sd, n, cmp.df, alpha, n_inter)), mde_end=float(detectable(sd, n, cmp.df, alpha, n_end)),
+        mde=float(detectable(sd, n, df, alpha, n_inter)), mde_end=float(detectable(sd, n, df, alpha, n_end)),
         intermediate_accuracy=100 * float(test[i].mean()), end_accuracy=100 * float(test[e].mean()),
-        n_seeds=n, n_intermediate=n_inter, n_ends=n_end, sd=sd, df=int(cmp.df), level=alpha, metric=metric,
+        n_seeds=n, sd=sd, df=int(df), level=alpha, metric=metric, images=images,
+        n_diverged=int(g["diverged"].to_numpy()[where.ravel()].sum()),
     )
     code = int(cmp.outcome)
-    summary = text.budget_summary(label, code, {**r, "margin": 100 * margin})
+    summary = text.budget_summary(label, code, {**r, **counts, "margin": 100 * margin, "end_names": labels[ends]})
     r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(cmp.low, cmp.high), cost=cost, **r)
+    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(cmp.low, cmp.high), **counts, **r)
 
 
 def _comparable(c: pd.DataFrame) -> int:
@@ -254,6 +309,7 @@ def _point_means(c: pd.DataFrame) -> pd.DataFrame:
     out["accuracy"], out["validation"] = np.where(np.isfinite(test), test, val), val
     out["macs"] = _means(codes, c["macs"].to_numpy())
     out["n_seeds"] = np.bincount(codes[np.unique(np.c_[codes, c["seed"]], axis=0, return_index=True)[1]])
+    out["n_diverged"] = np.bincount(codes, c["diverged"].to_numpy(float), codes.max() + 1).astype(int)
     out["region"] = np.where(out["is_end"], out["position"].where(out["position"].isin(ENDS), "end"), "intermediate")
     return out.drop(columns="is_end")
 
@@ -268,10 +324,11 @@ def _empty(margin: float, alpha: float, looks, n: int) -> Verdict:
 
 
 def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
-            looks: tuple[int, ...] | None = LOOKS) -> Verdict:
+            looks: tuple[int, ...] | None | str = SEED_PLAN) -> Verdict:
     """The study's verdict from its trials (raw or tidy). `margin`: a fraction (0.01 = 1 point).
-    `looks`: the planned seed counts of --seeds auto (valid for fixed seeds too); None for a study whose
-    seed count was fixed before any result was seen (a little more power)."""
+    `looks`: by default the trials' seed plan (`looks_from`); else the planned seed counts of --seeds
+    auto, or None for a seed count fixed before any result was seen."""
+    looks = looks_from(trials) if isinstance(looks, str) else looks
     c = prepare(trials)
     if c.empty:
         return _empty(margin, alpha, looks, 0)
@@ -280,13 +337,26 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     budgets = tuple(_budget(str(b), g, a, margin) for b, g in c.groupby("budget_label", sort=True))
     overall, outcomes = _overall(budgets)
     head = text.headline(overall, outcomes)
-    front = pareto_front(_point_means(c))
+    points = _point_means(c)
+    front = pareto_front(points)
     n_inter = int((front["region"] == "intermediate").sum())
     sentence = text.front_sentence(len(front), n_inter) if c["macs"].notna().any() else text.front_sentence(0, 0)
-    method = text.method_sentence(100 * margin, alpha, looks, n_budgets)
-    summary = " ".join([head, *(b.summary for b in budgets), sentence, method])
+    images = sorted({b.images for b in budgets if b.outcome != NO_DATA})
+    method = text.method_sentence(100 * margin, alpha, looks, n_budgets, images)
+    diverged = tuple({"budget_label": r.budget_label, "point": r.label, "diverged": int(r.n_diverged),
+                      "runs": int(r.n_seeds)} for r in points[points["n_diverged"] > 0].itertuples())
+    summary = " ".join([head, *(b.summary for b in budgets), text.diverged_sentence(diverged), sentence, method])
     return Verdict(overall, summary, head, method, budgets, front, sentence, 100 * margin, alpha,
-                   tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups))
+                   tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups),
+                   diverged)
+
+
+def study_verdict(trials: pd.DataFrame, config: dict | None = None) -> Verdict:
+    """The one verdict of a study, as verdict.json and every page show it: the margin from its
+    config.json (`margin`, points), the looks from its trials' seed plan."""
+    m = (config or {}).get("margin")
+    ok = isinstance(m, (int, float)) and not isinstance(m, bool) and math.isfinite(m) and m > 0
+    return verdict(trials, margin=m / 100 if ok else 0.01)
 
 
 def design_looks(seeds: int | str, max_seeds: int) -> tuple[int, ...] | None:

@@ -8,7 +8,8 @@ import math
 
 from .stats import END, EQUIVALENT, INTERMEDIATE, OUTCOMES
 
-__all__ = ["rules_out", "budget_summary", "headline", "method_sentence", "front_sentence", "no_comparison", "no_blocks"]
+__all__ = ["rules_out", "budget_summary", "headline", "method_sentence", "front_sentence", "no_comparison", "no_blocks",
+           "diverged_sentence", "covers"]
 
 
 def _n(x: float, sign: bool = True) -> str:
@@ -32,22 +33,31 @@ def rules_out(low: float, high: float) -> str:
 
 def budget_summary(label: str, code: int, r: dict) -> str:
     """One budget in two sentences: the compared pair, the difference, the interval, the outcome, power."""
+    which = "the only end completed" if r["n_ends"] == 1 else f"the best of the {r['n_ends']} ends on validation"
     lead = (f"At {label}, {r['intermediate']} (best of {_plural(r['n_intermediate'], 'intermediate point')} on "
-            f"validation) against {r['end']} (the better end on validation): {_n(r['difference'])} points on "
+            f"validation) against {r['end']} ({which}): {_n(r['difference'])} points on "
             f"{r['metric']} over {_plural(r['n_seeds'], 'seed')}")
     if not math.isfinite(r["ci_low"]):
         return lead + "; not resolved: an interval needs at least two seeds at every point."
-    conf = f"{100 * (1 - r['level']):.4g}%"
+    conf = f"{100 * (1 - r['level']):.4g}% simultaneous interval, {covers(r['images'])}"
     words = {
-        INTERMEDIATE: f"{r['intermediate']} beats " + ("both ends" if r["n_ends"] <= 2 else f"all {r['n_ends']} ends"),
+        INTERMEDIATE: f"{r['intermediate']} beats " + _ends(r["end_names"]),
         END: f"{r['end']} beats every intermediate point",
         EQUIVALENT: f"the best intermediate and the best end are within the ±{r['margin']:.2g}-point margin",
     }.get(code, "the interval reaches both sides of zero and beyond the margin")
     within = (f" (by less than the ±{r['margin']:.2g}-point margin)"
               if code in (INTERMEDIATE, END) and r["eq_low"] > -r["margin"] and r["eq_high"] < r["margin"] else "")
     return (f"{lead}; the best intermediate minus the best end lies in {_n(r['ci_low'])} to {_n(r['ci_high'])} "
-            f"points ({conf} simultaneous interval): {OUTCOMES[code]}, {words}{within}. A true intermediate "
+            f"points ({conf}): {OUTCOMES[code]}, {words}{within}. A true intermediate "
             f"advantage of {_n(r['mde'], False)} points would be detected with 80% power.")
+
+
+def _ends(names) -> str:
+    """The ends compared, by name: 'regular (the only end completed)', 'both regular and depthwise', ..."""
+    names = list(names)
+    if len(names) == 1:
+        return f"{names[0]} (the only end completed)"
+    return ("both " if len(names) == 2 else f"all {len(names)} ends: ") + ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def no_comparison(label: str, n_inter: int, n_end: int) -> str:
@@ -66,7 +76,7 @@ def headline(overall: str, outcomes: list[str]) -> str:
         return "No data: no matched budget has both an intermediate point and an end completed."
     where = f"at {'every one' if k > 1 else 'the one'} of the {_plural(k, 'matched budget')}"
     if overall == OUTCOMES[INTERMEDIATE]:
-        return f"Intermediate better {where}: an intermediate point beats both ends."
+        return f"Intermediate better {where}: an intermediate point beats every end compared."
     if overall == OUTCOMES[END]:
         return f"End better {where}: an end of the spectrum beats every intermediate point."
     if overall == OUTCOMES[EQUIVALENT]:
@@ -77,13 +87,32 @@ def headline(overall: str, outcomes: list[str]) -> str:
     return "Mixed: " + ", ".join(f"{o} at {n}" for o, n in counts.items()) + f" of the {_plural(k, 'matched budget')}."
 
 
-def method_sentence(margin: float, alpha: float, looks, n_budgets: int) -> str:
+def covers(images: int) -> str:
+    """What an interval's width accounts for."""
+    return (f"over seeds and the sampling of the {images:,} test images" if images else
+            "over seeds only: no per-image test results were stored, so the sampling of the test images is not covered")
+
+
+def diverged_sentence(diverged) -> str:
+    """Diverged runs per point (they count as outcomes, scored 0), or nothing when none diverged."""
+    if not diverged:
+        return ""
+    parts = [f"{d['point']} at {d['budget_label']} {d['diverged']} of {d['runs']}" for d in diverged]
+    return ("Diverged runs count as accuracy 0 (an unusable model), never as missing: " + "; ".join(parts) + ".")
+
+
+def method_sentence(margin: float, alpha: float, looks, n_budgets: int, images=()) -> str:
     """The method in one sentence."""
     seq = (f", and over the planned looks at {', '.join(map(str, looks))} seeds (so adding seeds while looking "
-           "stays valid)") if looks else ""
+           "stays valid)") if looks else ", at the one look of a seed count fixed in advance"
+    img = [i for i in images if i]
+    var = ("each with its own variance: seed-paired, the pooled seed x point residual variance only where the "
+           "pair's spread agrees with the other points'")
+    var += (" (F test), plus the sampling of the test images where per-image results were stored"
+            if img else " (F test); the test images are not resampled: no per-image results were stored")
     return (f"Per matched budget the intermediate point and the end to compare are chosen on validation accuracy "
-            f"and the claim is made on test accuracy, from seed-paired differences with the pooled seed x point "
-            f"residual variance, Bonferroni-corrected over the candidates (each claim must hold against every "
+            f"and the claim is made on test accuracy from Student-t bounds on the differences, {var}; "
+            f"Bonferroni-corrected over the candidates (each claim must hold against every "
             f"point of the other side), over the {_plural(n_budgets, 'budget')}{seq}, with 'no practical "
             f"difference' meaning within a ±{margin:.2g}-point margin by two one-sided tests, so the chance of any false "
             f"claim in the study is at most {100 * alpha:.0f}%.")

@@ -4,6 +4,7 @@ power) and what the interval rules out; the overall outcome, the method and the 
 from __future__ import annotations
 
 from .verdict import Verdict
+from .verdict_text import diverged_sentence
 
 __all__ = ["verdict_view"]
 
@@ -38,6 +39,7 @@ def verdict_view(v: Verdict) -> dict:
         "method": v.method,
         "budgets": rows,
         "front": v.pareto_sentence,
+        "diverged": diverged_sentence(v.diverged),
         "n_front": n_front,
         "n_front_intermediate": n_inter,
     }

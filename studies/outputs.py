@@ -11,7 +11,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from reports import record
-from reports.verdict import design_looks
+from reports.verdict import study_verdict
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -49,9 +49,9 @@ def write_outputs(config, study: optuna.Study, meta: dict) -> tuple[pd.DataFrame
     meta = {**meta, "trial_states": frame["state"].value_counts().to_dict()}
     (out / "config.json").write_text(json.dumps(meta, indent=2, default=str))
     tidy = reports.tidy(frame)
-    verdict = reports.verdict(tidy, margin=config.margin / 100, looks=design_looks(config.seeds, config.max_seeds))
+    verdict = study_verdict(tidy, meta)  # the one verdict: margin from config.json, looks from the seed plan
     (out / "verdict.json").write_text(json.dumps(verdict.to_json(), indent=2, default=str))
-    reports.write(tidy, meta, out / "report.html")
+    reports.write(tidy, meta, out / "report.html", verdict)
     if out.resolve().parent.name == "runs":  # the default layout: keep runs/index.html listing every study
         reports.write_index(out.resolve().parent)
     return frame, verdict

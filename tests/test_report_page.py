@@ -99,8 +99,8 @@ def test_everything_from_the_study_is_escaped(tmp_path):
 
 def test_compare_and_index(tmp_path):
     runs = tmp_path / "runs"
-    a = write_synthetic_study(runs / "segments", "middle")
-    b = write_synthetic_study(runs / "joint", "end", space="joint")
+    a = write_synthetic_study(runs / "segments", "middle", seeds=5)
+    b = write_synthetic_study(runs / "joint", "end", space="joint", seeds=5)
     (runs / "junk").mkdir()
     reports.write(*reports.load_study_dir(a), a / "report.html")
     out = reports.write_compare([a, b])

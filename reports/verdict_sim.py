@@ -1,0 +1,131 @@
+"""Simulated studies with a known truth, for the verdict's measured guarantees (the suite's simulation
+tests and benchmarks/simulate_verdict.py share these).
+
+A `Setting` says the truth of one budget (each point's mean and seed spread, divergence, per-image
+architecture x image effects) and the design (seeds, budgets, fixed / five looks / --seeds auto);
+`run(setting, sims, rng)` draws that many whole studies at once and returns per study whether any
+claim was false and whether the truly better intermediate point was found. Accuracies in points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, compare, final_look, image_variance, level, plan
+
+__all__ = ["Setting", "run", "false_claims", "BASE"]
+
+BASE = 80.0  # the points' accuracy (points) before their offsets
+MODES = ("fixed", "looks", "sequential")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One simulated design. Points are [regular, intermediates..., depthwise]; `means` are their true
+    offsets in points when they train, `sds` each point's own seed spread (points, on top of `shared`,
+    the data-order spread common to a seed), `diverge` each point's chance that a run diverges (scored
+    0, as the verdict scores it), `images` > 0 draws per-image correctness on that many test images with
+    each point's architecture x image offset of sd `interaction` points (its effect on the mean over
+    these images). `mode`: fixed (seed count set in advance), looks (the default five looks), sequential
+    (--seeds auto with cap `seeds`)."""
+
+    name: str
+    means: tuple[float, ...]
+    sds: tuple[float, ...] | float = 1.0
+    seeds: int = 8
+    budgets: int = 1
+    mode: str = "fixed"
+    shared: float = 0.5
+    val_sd: float = 1.26
+    diverge: tuple[float, ...] | float = 0.0
+    images: int = 0
+    interaction: float = 0.0
+    margin: float = 1.0
+    better: int | None = None  # the index (among intermediates) of the truly better one, for power
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {self.mode!r}")
+        if len(self.means) < 3:
+            raise ValueError("means: at least the two ends and one intermediate point")
+
+    @property
+    def ends(self) -> np.ndarray:
+        return np.r_[True, np.zeros(len(self.means) - 2, dtype=bool), True]
+
+    def truth(self) -> np.ndarray:
+        """Each point's true expected test accuracy (points), divergence counted as 0."""
+        p = np.broadcast_to(np.asarray(self.diverge, dtype=float), (len(self.means),))
+        return (1 - p) * (BASE + np.asarray(self.means, dtype=float))
+
+
+_LOGIT_SPREAD, _LOGIT_CENTRE = 2.5, 2.2  # image difficulty: most images easy, some hard (about 85% correct)
+_INTERACTION_PER_POINT = 2.65  # logit sd per point of `interaction` (calibrated at 0.7 points, 1,000 images)
+
+
+def _draw(s: Setting, sims: int, rng: np.random.Generator):
+    """(val, test, correct or None) of `sims` studies, shapes (sims, budgets, points, seeds[, images])."""
+    p, n = len(s.means), s.seeds
+    shape = (sims, s.budgets, p, n)
+    sds = np.broadcast_to(np.asarray(s.sds, dtype=float), (p,))[:, None]
+    own = rng.normal(0.0, 1.0, shape) * sds + rng.normal(0.0, s.shared, (sims, s.budgets, 1, n))
+    mu = BASE + np.asarray(s.means, dtype=float)[:, None]
+    diverged = rng.random(shape) < np.broadcast_to(np.asarray(s.diverge, dtype=float), (p,))[:, None]
+    correct = None
+    if s.images:
+        a = rng.normal(_LOGIT_CENTRE, _LOGIT_SPREAD, (sims, s.budgets, 1, 1, s.images))
+        v = rng.normal(0.0, _INTERACTION_PER_POINT * s.interaction, (sims, s.budgets, p, 1, s.images))
+        shift = (mu - BASE)[..., None] / 100 / 0.10 + own[..., None] / 100 / 0.10  # 0.10: E[pi (1 - pi)] here
+        prob = 1 / (1 + np.exp(-(a + v + shift)))
+        correct = (rng.random(prob.shape, dtype=np.float32) < prob) & ~diverged[..., None]
+        test = 100 * correct.mean(-1)
+        model = 100 * (1 / (1 + np.exp(-(a + shift)))).mean(-1) + rng.normal(0, s.interaction, (sims, s.budgets, p, 1))
+    else:
+        model = mu + own
+        test = model + 0.0
+    val = np.where(diverged, 0.0, model + rng.normal(0.0, s.val_sd, shape))
+    return val, np.where(diverged, 0.0, test), correct
+
+
+def _look(val, test, correct, ends, alpha: float, margin: float):
+    img = None if correct is None else 1e4 * image_variance(correct)
+    return compare(val, test, ends, alpha=alpha, margin=margin, image_var=img)
+
+
+def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(x, idx[..., None], -1)[..., 0]
+
+
+def _study(s: Setting, val, test, correct):
+    """(outcome, i_star, e_star) per study and budget under the setting's design."""
+    if s.mode != "sequential":
+        looks = None if s.mode == "fixed" else LOOKS
+        c = _look(val, test, correct, s.ends, level(s.budgets, looks), s.margin)
+        return c.outcome, c.i_star, c.e_star
+    steps = plan(s.seeds)
+    cs = [_look(val[..., :k], test[..., :k], None if correct is None else correct[..., :k, :], s.ends,
+                level(s.budgets, steps), s.margin) for k in steps]
+    stop, outcome = final_look(np.stack([c.outcome for c in cs], -1))
+    pick = lambda name: _take(np.stack([getattr(c, name) for c in cs], -1), stop)  # noqa: E731
+    return outcome, pick("i_star"), pick("e_star")
+
+
+def false_claims(outcome, i_star, e_star, truth, ends, margin: float) -> np.ndarray:
+    """Per study: did any budget make a false claim? "intermediate better" when the named intermediate
+    does not truly beat every end, "end better" when the named end does not truly beat every
+    intermediate, "no practical difference" when the true best-minus-best gap is at least the margin."""
+    mi, me = truth[~ends], truth[ends]
+    chosen_i, chosen_e = mi[i_star], me[e_star]
+    wrong = (((outcome == INTERMEDIATE) & (chosen_i <= me.max())) | ((outcome == END) & (chosen_e <= mi.max()))
+             | ((outcome == EQUIVALENT) & (abs(mi.max() - me.max()) >= margin - 1e-9)))
+    return wrong.any(-1)
+
+
+def run(s: Setting, sims: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per simulated study: (any false claim, the truly better intermediate named better at every budget)."""
+    val, test, correct = _draw(s, sims, rng)
+    outcome, i_star, e_star = _study(s, val, test, correct)
+    false = false_claims(outcome, i_star, e_star, s.truth(), s.ends, s.margin)
+    found = ((outcome == INTERMEDIATE) & (i_star == s.better)).all(-1) if s.better is not None else false & False
+    return false, found
