@@ -39,11 +39,23 @@ def parse(argv) -> StudyConfig | str:
         from studies.spaces import listing
 
         return listing("net" if args.get("net") == "list" else "space")
+    if "confirm" in args:
+        args = confirmation(args)
     config = StudyConfig(**args, command=shlex.join(["python", "run_study.py", *argv]))
     from studies.checks import check_usage
 
     check_usage(config)
     return config
+
+
+def confirmation(args: dict) -> dict:
+    """--confirm DIR: the source study's settings, then the flags given, with fresh seeds (default out DIR/confirm)."""
+    from studies.confirm import SEED_BASE, source_settings
+
+    if args.get("space", "confirm") != "confirm":
+        raise UsageError(f"--confirm takes no --space {args['space']} (it confirms the study in DIR, whatever its space)")
+    return {**source_settings(args["confirm"]), "out": args["confirm"] / "confirm", **args, "space": "confirm",
+            "seed_base": SEED_BASE}
 
 
 def main(argv=None) -> int:

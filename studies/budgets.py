@@ -41,7 +41,7 @@ def grid_networks(space, config, in_channels: int, image_size: int, num_classes:
     for params in space.grid(config):
         if params["seed"]:
             continue  # seeds share a network
-        point = Point.from_params(params, config)
+        point = Point.from_params(params, config).network()
         try:
             specs[point] = network_for(point, config, in_channels, image_size, num_classes)
         except ValueError as err:

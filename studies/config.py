@@ -10,7 +10,10 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .spaces import SPACES
+
 MATCHES = ("macs", "params", "none")
+LR_GRID = (1e-3, 3e-3, 1e-2)  # --lr auto: the rates each point tries (the fixed default in the middle)
 BACKENDS = ("torch", "triton", "auto")  # the same names as spectrum.BACKENDS (kept torch-free here)
 
 
@@ -42,6 +45,10 @@ def seeds_value(text: str):
     return "auto" if text == "auto" else positive_int(text)
 
 
+def lr_value(text: str):
+    return "auto" if text == "auto" else positive_float(text)
+
+
 def _opt(default=None, help: str = "", parse=None, flag: bool = True):
     """A config field with its command-line spelling: `parse` turns the flag's text into the value."""
     return field(default=default, metadata={"help": help, "parse": parse, "flag": flag})
@@ -49,7 +56,7 @@ def _opt(default=None, help: str = "", parse=None, flag: bool = True):
 
 @dataclass(frozen=True)
 class StudyConfig:
-    space: str = _opt(None, "segments | order | nonlinearity | joint | list")
+    space: str = _opt(None, " | ".join([*SPACES, "list"]))
     out: Path | None = _opt(None, "output folder (default runs/<space>)", Path)
     storage: str | None = _opt(None, "shared Optuna storage: postgresql://, mysql://, sqlite:/// or a .journal path "
                                      "(default: DIR/study.journal)")
@@ -66,7 +73,8 @@ class StudyConfig:
                               positive_int)
     epochs: int = _opt(3, "training epochs per trial", positive_int)
     batch_size: int = _opt(128, "training batch size", positive_int)
-    lr: float = _opt(3e-3, "peak learning rate (AdamW, cosine)", positive_float)
+    lr: float | str = _opt(3e-3, "peak learning rate (AdamW, cosine), or auto: each point's rate chosen on "
+                                 f"validation from {', '.join(map(str, LR_GRID))} before its seeds", lr_value)
     seeds: int | str = _opt("auto", "trainings per point: N, or auto (start with a few, add seeds where a "
                                     "budget's question is still open, up to --max-seeds)", seeds_value)
     max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", positive_int)
@@ -90,18 +98,23 @@ class StudyConfig:
                                       "choices (CPU grouped merging, cudnn.benchmark, Triton autotuning); slower")
     quiet: bool = _opt(False, "no progress bars or per-trial lines")
     report_only: bool = _opt(False, "redraw the report from the storage, train nothing")
+    confirm: Path | None = _opt(None, "re-train the Pareto front of the study in DIR (any space) and both ends at "
+                                      "its budgets, with complete seed blocks and fresh seeds, for a verdict", Path)
+    seed_base: int = _opt(0, flag=False)  # trained seeds are seed_base + 0, 1, ...: fresh seeds for a confirmation
     command: str = _opt("", flag=False)
 
     def __post_init__(self) -> None:
-        if self.space is None:
-            raise ValueError("--space is required; expected one of segments, order, nonlinearity, joint (or list)")
+        if self.space not in SPACES:
+            raise ValueError(f"--space {self.space!r} is not allowed; expected one of {', '.join(SPACES)} (or list)"
+                             if self.space else f"--space is required; expected one of {', '.join(SPACES)} (or list)")
         for name in ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds",
                      "trials_per_gpu"):
             _positive(name, getattr(self, name))
         for name in ("workers", "trials", "image_size"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
-        for name in ("lr", "margin") + (("time_limit",) if self.time_limit is not None else ()):
+        for name in ("margin",) + (("lr",) if self.lr != "auto" else ()) + (
+                ("time_limit",) if self.time_limit is not None else ()):
             _positive(name, float(getattr(self, name)), float)
         if self.seeds != "auto":
             _positive("seeds", self.seeds)

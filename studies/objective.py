@@ -75,8 +75,7 @@ def point_part(point: Point, config, spec) -> dict:
                 kernel_size=spec.kernel_size, intermediate_norm=spec.intermediate_norm, depth=config.depth,
                 match=config.match, budget=point.budget, budget_label=budget_label(config, point.budget),
                 widths="-".join(map(str, spec.widths)), min_width=min_width(spec), seed=point.seed,
-                seed_plan=config.seed_plan, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                backend=config.backend)
+                seed_plan=config.seed_plan, epochs=config.epochs, batch_size=config.batch_size, backend=config.backend)
 
 
 def failure_part(err: BaseException) -> dict:
@@ -137,8 +136,9 @@ class Objective:
         lat = self.latency.get(latency_key(spec, config, self.device))
         if lat is None:  # not a grid point timed up front (joint space): time it here
             lat = measure_latency(spec, config, self.plan.shape, self.device, self.threads)
+        lr = self.plan.learning_rate(point)
         rec = TrialRecord(**point_part(point, config, spec), **part(counts), **lat, dataset=data.name,
-                          device=str(self.device))
+                          device=str(self.device), lr=lr)
         store(trial, rec)
 
         def on_epoch(epoch, accuracy):
@@ -147,7 +147,7 @@ class Objective:
                 self.bar.set_postfix_str(f"#{trial.number} epoch {epoch}/{config.epochs}: {accuracy:.1%}")
 
         result = fit(model, data, epochs=config.epochs, batch_size=config.batch_size, seed=point.seed,
-                     device=self.device, lr=config.lr, on_epoch=on_epoch)
+                     device=self.device, lr=lr, on_epoch=on_epoch)
         tested = scored_on_test(model, data, self.device)
         self.train_s += result.train_time_s + result.eval_time_s
         rec = replace(rec, **part(result), accuracy=result.accuracy, **tested)

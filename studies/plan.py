@@ -29,7 +29,8 @@ class StudyPlan:
     config: StudyConfig  # budgets filled in
     space: Space
     shape: Shape
-    networks: dict = field(default_factory=dict, compare=False)  # grid Point (seed 0) -> NetworkSpec
+    networks: dict = field(default_factory=dict, compare=False)  # Point.network() -> NetworkSpec (grid spaces)
+    learning_rates: dict = field(default_factory=dict, compare=False)  # Point.network() -> rate (--lr auto)
 
     @property
     def is_grid(self) -> bool:
@@ -37,8 +38,14 @@ class StudyPlan:
 
     def network(self, point: Point):
         """The NetworkSpec a point trains: the grid's, else matched here (a sampled point)."""
-        spec = self.networks.get(replace(point, seed=0))
+        spec = self.networks.get(point.network())
         return spec if spec is not None else network_for(point, self.config, *_dims(self.shape))
+
+    def learning_rate(self, point: Point) -> float:
+        """The rate a point trains with: its own while tuning, the tuned one under --lr auto, else the study's."""
+        if point.lr is not None:
+            return point.lr
+        return self.learning_rates[point.network()] if self.config.lr == "auto" else self.config.lr
 
 
 def _dims(shape: Shape) -> tuple[int, int, int]:

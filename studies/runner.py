@@ -22,7 +22,7 @@ from .outputs import study_meta, write_outputs
 from .plan import StudyPlan, resolve_plan
 from .reproducible import make_deterministic
 from .storage import FolderLock, fail_stale_trials
-from .workers import Pool, default_workers, open_study, progress, work
+from .workers import Pool, StudyError, default_workers, open_study, progress, work
 
 RETRIES_PER_RUN = 2  # an interrupted point is trained again at most this often in one run
 
@@ -156,7 +156,10 @@ def run(config) -> Summary:
         config.write(config.folder / "config.json", **{k: v for k, v in meta.items() if k not in config.to_json()})
         if not config.report_only:
             try:
-                train_s, unfinished = _train(plan, study, device, threads, started)
+                if config.lr == "auto":
+                    plan, train_s = _tune_rates(plan, device, threads, started)
+                spent, unfinished = _train(plan, study, device, threads, started)
+                train_s += spent
             except KeyboardInterrupt:
                 interrupted = True
                 if own_folder and config.storage is None:
@@ -170,6 +173,19 @@ def run(config) -> Summary:
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
     return Summary(config.folder, counts, time.perf_counter() - started, train_s, config.workers, interrupted,
                    unfinished, verdict.overall)
+
+
+def _tune_rates(plan: StudyPlan, device, threads, started) -> tuple[StudyPlan, float]:
+    """--lr auto: the rate-tuning study first (DIR/lr_tuning.csv), then the plan with each point's rate."""
+    from .lr_tuning import chosen_rates, tuning_plan, tuning_table
+
+    tuning = tuning_plan(plan)
+    study = open_study(tuning)
+    spent, unfinished = _train(tuning, study, device, threads, started)
+    if unfinished:
+        raise StudyError(f"--lr auto: the rate tuning left {unfinished}")
+    tuning_table(study).to_csv(plan.config.folder / "lr_tuning.csv", index=False)
+    return replace(plan, learning_rates=chosen_rates(study, plan)), spent
 
 
 def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 NONLINEARITIES = ("none", "relu", "elu", "gelu", "silu")
@@ -18,19 +18,26 @@ FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see re
 
 @dataclass(frozen=True)
 class Point:
-    """One trained point: the nominal segment count at the base width, order, nonlinearity, budget, seed."""
+    """One trained point: the nominal segment count at the base width, order, nonlinearity, budget, the seed
+    it trains with, and the learning rate when the point's own is being tuned (None: the study's)."""
 
     segments: int
     order: str
     activation: str
     budget: float | None
     seed: int
+    lr: float | None = None
 
     @classmethod
     def from_params(cls, params: dict, config) -> Point:
+        """A grid or sampled point; its `seed` parameter counts from the study's seed base."""
         budget = params.get("budget") if config.match != "none" else None
         return cls(params["segments"], params.get("order", ORDERS[0]), params.get("activation", "none"),
-                   budget, params.get("seed", 0))
+                   budget, config.seed_base + params.get("seed", 0), params.get("lr"))
+
+    def network(self) -> Point:
+        """The point with seed and rate cleared: what its network (and its tuned rate) is keyed by."""
+        return replace(self, seed=0, lr=None)
 
 
 def divisors(n: int) -> list[int]:
@@ -66,22 +73,42 @@ def budgets(config) -> list:
 
 @dataclass(frozen=True)
 class Space:
-    """A study space: `axes` maps each parameter to a function of the config giving its choices."""
+    """A study space: each of `parts` maps every parameter to a function of the config giving its choices;
+    the space is the union of the parts' products (one part for most spaces; the paper's questions together)."""
 
     name: str
     summary: str
-    axes: dict[str, Callable]
+    parts: tuple[dict[str, Callable], ...] | Callable  # or a function of the config giving them
     sampler: str = "grid"  # "grid": every combination, enumerated; "nsga2": sampled, multi-objective
+    questions: tuple[str, ...] = ("segments",)  # what the verdict answers for this space
+    exploratory: bool = False  # sampled points, no complete seed blocks: drawn, never claimed
+    tunes_lr: bool = False  # every point also at each rate of the --lr auto grid (the rate-tuning study)
 
     def is_grid(self) -> bool:
         return self.sampler == "grid"
 
     def __reduce__(self):
         """Pickled by name (its axes are functions): a worker process gets the registry's own entry."""
-        return get_space, (self.name,)
+        return _space, (self.name, self.tunes_lr)
+
+    def for_lr_tuning(self) -> Space:
+        return replace(self, tunes_lr=True)
+
+    def axes_of(self, config) -> tuple[dict, ...]:
+        """Each part's axes for this config (the rate grid added when tuning rates)."""
+        from .config import LR_GRID
+
+        parts = self.parts(config) if callable(self.parts) else self.parts
+        return tuple({**axes, "lr": lambda c: LR_GRID} if self.tunes_lr else axes for axes in parts)
 
     def choices(self, config) -> dict[str, list]:
-        return {name: list(axis(config)) for name, axis in self.axes.items()}
+        """Every value each parameter takes in any part, in first-seen order."""
+        merged: dict[str, list] = {}
+        for axes in self.axes_of(config):
+            for name, axis in axes.items():
+                merged.setdefault(name, [])
+                merged[name] += [v for v in axis(config) if v not in merged[name]]
+        return merged
 
     def suggest(self, trial, config) -> Point:
         """The one suggest of every space: a categorical per axis; the seed an integer range, so a study
@@ -90,9 +117,14 @@ class Space:
                                   for n, c in self.choices(config).items()}, config)
 
     def grid(self, config) -> list[dict]:
-        """Every combination of the axes (grid spaces), every seed a point may take included."""
-        choices = self.choices(config)
-        return [dict(zip(choices, values)) for values in itertools.product(*choices.values())]
+        """Every combination of each part's axes (grid spaces), every seed a point may take included, once."""
+        points: dict[str, dict] = {}
+        for axes in self.axes_of(config):
+            choices = {name: list(axis(config)) for name, axis in axes.items()}
+            for values in itertools.product(*choices.values()):
+                point = dict(zip(choices, values))
+                points.setdefault(repr(sorted(point.items())), point)
+        return list(points.values())
 
 
 def own_activation(config) -> tuple[str]:
@@ -107,24 +139,49 @@ def _axes(segments, orders=lambda c: ORDERS[:1], activations=own_activation) -> 
     return {"segments": segments, "order": orders, "activation": activations, "budget": budgets, "seed": seed_choices}
 
 
-def _nonlinearity_segments(config):
-    choices = divisors(config.width)
-    return sorted({intermediate(choices), choices[-1]})
+def all_segments(config) -> list[int]:
+    return divisors(config.width)
 
+
+def three_points(config) -> list[int]:
+    """The regular end, the intermediate point nearest the middle, the depthwise end."""
+    choices = divisors(config.width)
+    return sorted({choices[0], intermediate(choices), choices[-1]})
+
+
+def _confirm_parts(config) -> tuple[dict, ...]:
+    from .confirm import confirm_parts
+
+    return confirm_parts(config)
+
+
+PAPER_ACTIVATIONS = ("none", "relu", "elu")  # the nonlinearities of the paper's Figure 10
+SEGMENTS = _axes(all_segments)
+ORDER = _axes(lambda c: spread(divisors(c.width)), lambda c: ORDERS)
+NONLINEARITY = _axes(three_points, activations=lambda c: PAPER_ACTIVATIONS)
 
 SPACES = {
     "segments": Space("segments", "every segment count of the study network (spatial first, the network's own "
-                      "intermediate nonlinearity): where on the spectrum is accuracy best for the cost?",
-                      _axes(lambda c: divisors(c.width))),
-    "order": Space("order", "both orders (spatial first / pointwise first) x five segment counts spread "
-                   "over the spectrum", _axes(lambda c: spread(divisors(c.width)), lambda c: ORDERS)),
-    "nonlinearity": Space("nonlinearity", "none/relu/elu/gelu/silu x both orders at the depthwise end and "
-                          "one intermediate point (the paper's Figure 10, along the spectrum)",
-                          _axes(_nonlinearity_segments, lambda c: ORDERS, lambda c: NONLINEARITIES)),
-    "joint": Space("joint", "segments x order x nonlinearity together, sampled by NSGA-II "
-                   "(multi-objective; --trials sets how many)",
-                   _axes(lambda c: divisors(c.width), lambda c: ORDERS, lambda c: NONLINEARITIES), "nsga2"),
+                      "intermediate nonlinearity): where on the spectrum is accuracy best for the cost?", (SEGMENTS,)),
+    "order": Space("order", "both orders (spatial first / pointwise first) x five segment counts spread over the "
+                   "spectrum: does the order matter, and where?", (ORDER,), questions=("segments", "order")),
+    "nonlinearity": Space("nonlinearity", "none/relu/elu between the steps at the regular end, the middle and the "
+                          "depthwise end: the paper's Figure 10 along the spectrum", (NONLINEARITY,),
+                          questions=("segments", "nonlinearity", "interaction")),
+    "paper": Space("paper", "the paper's claims together under one alpha: segments, order and nonlinearity "
+                   "(the union of those three grids)", (SEGMENTS, ORDER, NONLINEARITY),
+                   questions=("segments", "order", "nonlinearity", "interaction")),
+    "confirm": Space("confirm", "--confirm DIR: the Pareto front of the study in DIR and both ends at its budgets, "
+                     "trained again with complete seed blocks and fresh seeds", _confirm_parts),
+    "joint": Space("joint", "segments x order x nonlinearity together, sampled by NSGA-II (multi-objective, "
+                   "exploratory: --trials sets how many; confirm its front with --confirm DIR)",
+                   (_axes(all_segments, lambda c: ORDERS, lambda c: NONLINEARITIES),), "nsga2", exploratory=True),
 }
+
+
+def _space(name: str, tunes_lr: bool) -> Space:
+    space = get_space(name)
+    return space.for_lr_tuning() if tunes_lr else space
 
 
 def get_space(name: str) -> Space:

@@ -1,0 +1,73 @@
+"""What each space trains: the nonlinearity space spans the spectrum, the paper space is the union of the
+three questions' grids, joint is exploratory; --lr auto keeps each point's best validation rate."""
+import optuna
+import pytest
+
+from studies.config import LR_GRID, StudyConfig
+from studies.spaces import SPACES, Point
+
+
+def _points(space, **kw):
+    config = StudyConfig(space=space, budgets=(1e6,), seeds=1, width=16, **kw)
+    return {(p["segments"], p["order"], p["activation"]) for p in SPACES[space].grid(config)}
+
+
+def test_the_nonlinearity_space_trains_both_ends_and_the_middle_with_the_papers_activations():
+    points = _points("nonlinearity")
+    assert {s for s, _, _ in points} == {1, 4, 16}
+    assert {a for _, _, a in points} == {"none", "relu", "elu"}
+    assert len(points) == 9
+
+
+def test_the_paper_space_is_the_union_of_the_three_questions_each_point_once():
+    union = _points("segments") | _points("order") | _points("nonlinearity")
+    config = StudyConfig(space="paper", budgets=(1e6,), seeds=1, width=16)
+    grid = SPACES["paper"].grid(config)
+    assert {(p["segments"], p["order"], p["activation"]) for p in grid} == union
+    assert len(grid) == len(union) == 10 + 6  # order's 5 x 2, plus relu/elu at three segment counts
+    assert set(SPACES["paper"].questions) == {"segments", "order", "nonlinearity", "interaction"}
+
+
+def test_joint_is_exploratory_and_every_grid_space_is_not():
+    assert SPACES["joint"].exploratory and not SPACES["joint"].is_grid()
+    assert not any(s.exploratory for n, s in SPACES.items() if n != "joint")
+
+
+def test_rate_tuning_adds_the_rate_grid_and_survives_pickling():
+    import pickle
+
+    tuning = pickle.loads(pickle.dumps(SPACES["segments"].for_lr_tuning()))
+    config = StudyConfig(space="segments", budgets=(1e6,), seeds=1, width=4)
+    grid = tuning.grid(config)
+    assert {p["lr"] for p in grid} == set(LR_GRID) and len(grid) == 3 * len(SPACES["segments"].grid(config))
+
+
+def test_lr_auto_keeps_the_rate_with_the_best_validation_accuracy_and_never_a_diverged_one():
+    from studies.lr_tuning import chosen_rates
+    from studies.plan import Shape, StudyPlan
+
+    config = StudyConfig(space="segments", match="none", seeds=1, width=2, lr="auto")
+    a, b = Point(1, "spatial_first", "none", None, 0), Point(2, "spatial_first", "none", None, 0)
+    plan = StudyPlan(config, SPACES["segments"], Shape(1, 8, 2), networks={a: None, b: None})
+    study = optuna.create_study()
+    scores = {(1, 1e-3): 0.5, (1, 3e-3): 0.7, (1, 1e-2): 0.6, (2, 1e-3): 0.4, (2, 3e-3): 0.3}
+    for (segments, lr), accuracy in scores.items():
+        study.add_trial(optuna.trial.create_trial(
+            params={"segments": segments, "lr": lr, "seed": 0}, value=accuracy, user_attrs={"accuracy": accuracy},
+            distributions={"segments": optuna.distributions.CategoricalDistribution([1, 2]),
+                           "lr": optuna.distributions.CategoricalDistribution(list(LR_GRID)),
+                           "seed": optuna.distributions.IntDistribution(0, 0)}))
+    study.add_trial(optuna.trial.create_trial(  # diverged at the largest rate: FAIL, never chosen
+        params={"segments": 2, "lr": 1e-2, "seed": 0}, state=optuna.trial.TrialState.FAIL,
+        user_attrs={"diverged": True}, distributions={"segments": optuna.distributions.CategoricalDistribution([1, 2]),
+                                                      "lr": optuna.distributions.CategoricalDistribution(list(LR_GRID)),
+                                                      "seed": optuna.distributions.IntDistribution(0, 0)}))
+    rates = chosen_rates(study, plan)
+    assert rates == {a: 3e-3, b: 1e-3}
+    assert plan.__class__(**{**plan.__dict__, "learning_rates": rates}).learning_rate(b) == 1e-3
+
+
+def test_lr_accepts_auto_or_a_positive_number_only():
+    assert StudyConfig(space="segments", lr="auto").lr == "auto"
+    with pytest.raises(ValueError, match="--lr"):
+        StudyConfig(space="segments", lr=-1.0)
