@@ -54,6 +54,13 @@ class Setting:
     def ends(self) -> np.ndarray:
         return np.r_[True, np.zeros(len(self.means) - 2, dtype=bool), True]
 
+    @property
+    def covered(self) -> bool:
+        """Inside the guarantee: every point that can diverge shows a divergence among its seeds with at
+        least 95% chance ((1 - p)^n <= 5%); a rarer divergence looks, to any method, like none at all."""
+        p = np.broadcast_to(np.asarray(self.diverge, dtype=float), (len(self.means),))
+        return bool(((1 - p[p > 0]) ** self.seeds <= 0.05).all())
+
     def truth(self) -> np.ndarray:
         """Each point's true expected test accuracy (points), divergence counted as 0."""
         p = np.broadcast_to(np.asarray(self.diverge, dtype=float), (len(self.means),))
@@ -129,3 +136,68 @@ def run(s: Setting, sims: int, rng: np.random.Generator) -> tuple[np.ndarray, np
     false = false_claims(outcome, i_star, e_star, s.truth(), s.ends, s.margin)
     found = ((outcome == INTERMEDIATE) & (i_star == s.better)).all(-1) if s.better is not None else false & False
     return false, found
+
+
+def _k(k: int, **at) -> tuple[float, ...]:
+    """Offsets of [regular, k intermediates, depthwise]: zero but where `at` says (index -> points)."""
+    mu = [0.0] * (k + 2)
+    for i, x in at.items():
+        mu[int(i[1:])] = x
+    return tuple(mu)
+
+
+PROFILE = (1.0, 1.65, 2.3, 2.95, 3.6)  # measured seed spreads at one budget (points), spread over 5 points
+FAR = -30.0  # an end far below: the intersection-union bound rests on the other end alone
+
+
+def false_claim_cells() -> list[Setting]:
+    """The designs whose false-claim rate must stay at or below 5%: truths where a claim is false."""
+    cells = [Setting(f"null, K={k}, {n} seeds, {m}", _k(k), 1.0, n, mode=m)
+             for k in (1, 3, 12) for n in (3, 5, 8, 20) for m in ("fixed", "looks", "sequential")]
+    cells += [Setting(f"null, K=3, 8 seeds, 3 budgets, {m}", _k(3), 1.0, 8, 3, mode=m) for m in ("fixed", "sequential")]
+    for n in (3, 5, 8, 12):
+        cells += [
+            Setting(f"1.0-3.6 spreads, depthwise noisiest, regular far worse, {n} seeds", _k(3, p0=FAR), PROFILE, n),
+            Setting(f"1.0-3.6 spreads, an intermediate noisiest, regular far worse, {n} seeds", _k(3, p0=FAR),
+                    (1.0, 3.6, 1.65, 2.3, 2.95), n),
+            Setting(f"depthwise 10x noisier, regular far worse, {n} seeds", _k(3, p0=FAR), (1, 1, 1, 1, 10), n),
+            Setting(f"an intermediate 10x noisier, regular far worse, {n} seeds", _k(3, p0=FAR), (1, 10, 1, 1, 1), n),
+            *(Setting(f"depthwise {r:g}x noisier, regular far worse, {n} seeds", _k(3, p0=FAR), (1, 1, 1, 1, r), n)
+              for r in (1.5, 2, 3, 8)),
+            Setting(f"K=12, depthwise 3x noisier, regular far worse, {n} seeds", _k(12, p0=FAR), (1,) * 13 + (3,), n),
+        ]
+    cells += [Setting(f"1.0-3.6 spreads, regular far worse, cap 20, {m}", _k(3, p0=FAR), PROFILE, 20, mode=m)
+              for m in ("looks", "sequential")]
+    truths = (("regular 3 points below", lambda k: _k(k, p0=-3.0)),
+              ("an intermediate one margin above", lambda k: _k(k, **{f"p{1 + k // 2}": 1.0})),
+              ("depthwise one margin above", lambda k: _k(k, **{f"p{k + 1}": 1.0})))
+    cells += [Setting(f"{kind}, K={k}, {n} seeds, {m}", truth(k), 1.0, n, mode=m) for kind, truth in truths
+              for k in (1, 12) for n in (5, 20) for m in ("fixed", "sequential")]
+    cells += [Setting(f"+3 points when trained, diverges in {p:.0%} of seeds, {n} seeds", _k(3, p2=3.0), 1.0, n,
+                      diverge=(0, 0, p, 0, 0)) for p in (0.4, 0.2) for n in (5, 8, 12)]
+    cells += [Setting(f"depthwise diverges in 40% of seeds, {n} seeds", _k(3), 1.0, n, diverge=(0, 0, 0, 0, 0.4))
+              for n in (5, 12)]
+    return cells
+
+
+def image_cells() -> list[Setting]:
+    """Per-image results: equal on the task, each point off by its own 0.7-point architecture x image
+    effect on these 1,000 test images (the seed spread's size)."""
+    return [Setting(f"images: 0.7-point interaction, 1,000 images, {n} seeds", _k(3), 0.5, n, images=1000,
+                    interaction=0.7) for n in (8, 20)]
+
+
+def power_cells() -> list[Setting]:
+    """True advantages the verdict should find (the middle of K=3 intermediate points)."""
+    own = round((1.3**2 - 0.5**2) ** 0.5, 3)  # 1.3 points per point in all, 0.5 of it a seed's shared data order
+    return [
+        Setting("+2 points, 8 fixed seeds, seed sd 1.3 (0.5 shared)", _k(3, p2=2.0), own, 8, better=1),
+        Setting("+2 points, 8 fixed seeds, seed sd 1.3 (none shared)", _k(3, p2=2.0), 1.3, 8, shared=0.0, better=1),
+        Setting("+2 points, --seeds auto cap 8, seed sd 1.3 (0.5 shared)", _k(3, p2=2.0), own, 8, mode="sequential",
+                better=1),
+        Setting("+2 points, 8 seeds, five looks, seed sd 1.3 (0.5 shared)", _k(3, p2=2.0), own, 8, mode="looks",
+                better=1),
+        Setting("+2 points, 8 fixed seeds, 1.0-3.6 spreads", _k(3, p2=2.0), PROFILE, 8, better=1),
+        Setting("+3 points, 8 fixed seeds, seed sd 1.3 (0.5 shared)", _k(3, p2=3.0), own, 8, better=1),
+        Setting("+2 points, 20 fixed seeds, seed sd 1.3 (0.5 shared)", _k(3, p2=2.0), own, 20, better=1),
+    ]

@@ -1,11 +1,12 @@
-"""reports.stats: critical values, the detectable difference, the pooled variance, the look schedule."""
+"""reports.stats: critical values, the detectable difference, each contrast's variance (seeds, pooled where
+spreads agree, and test images), the look schedule."""
 import numpy as np
 import pytest
 from scipy import stats as sps
 
 from reports.stats import (
-    END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, classify, compare, critical, detectable, final_look, level,
-    next_seed_count, plan,
+    END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, classify, compare, contrast_variance, critical, detectable,
+    final_look, image_variance, level, next_seed_count, plan,
 )
 
 
@@ -74,3 +75,42 @@ def test_final_look_is_the_first_settled_one():
     outcomes = np.array([[OPEN, INTERMEDIATE, END], [OPEN, OPEN, OPEN], [EQUIVALENT, OPEN, OPEN]])
     stop, final = final_look(outcomes)
     assert stop.tolist() == [1, 2, 0] and final.tolist() == [INTERMEDIATE, OPEN, EQUIVALENT]
+
+
+def _anova_image_term(d: np.ndarray) -> float:
+    """(MS_images - MS_residual) / (n m) of one seed x image table of differences, by the textbook sums."""
+    n, m = d.shape
+    grand = d.mean()
+    ss_seeds = m * ((d.mean(1) - grand) ** 2).sum()
+    ss_images = n * ((d.mean(0) - grand) ** 2).sum()
+    ss_res = ((d - grand) ** 2).sum() - ss_seeds - ss_images
+    return max(ss_images / (m - 1) - ss_res / ((n - 1) * (m - 1)), 0.0) / (n * m)
+
+
+def test_image_variance_is_the_two_way_anova_image_term():
+    rng = np.random.default_rng(4)
+    prob = rng.random((2, 3, 1, 300))  # each point its own per-image difficulty: an image term
+    correct = rng.random((2, 3, 5, 300)) < prob
+    got = image_variance(correct)
+    for s in range(2):
+        for p, q in [(0, 1), (0, 2), (1, 2)]:
+            want = _anova_image_term(correct[s, p].astype(float) - correct[s, q])
+            assert got[s, p, q] == pytest.approx(want, rel=1e-9) and got[s, q, p] == pytest.approx(want, rel=1e-9)
+    assert (got[0][~np.eye(3, dtype=bool)] > 0).all()
+    same = np.broadcast_to(rng.random((1, 1, 300)) < 0.7, (3, 4, 300))  # identical answers: no image term
+    assert np.allclose(image_variance(same), 0)
+
+
+def test_a_noisy_pair_keeps_its_own_variance_and_quiet_pairs_pool():
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 1, (5, 12))
+    x[4] = rng.normal(0, 6, 12)  # one point six times noisier
+    var, df, pooled = contrast_variance(x)
+    assert not pooled[0, 4] and not pooled[4, 1]
+    assert var[0, 4] == pytest.approx(np.var(x[0] - x[4], ddof=1) / 12) and df[0, 4] == 11
+    y = rng.normal(0, 1, (5, 12))
+    var, df, pooled = contrast_variance(y)
+    r = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()
+    s2 = (r * r).sum() / (4 * 11)
+    assert pooled[0, 1] and var[0, 1] == pytest.approx(2 * s2 / 12) and df[0, 1] == 44
+    assert not contrast_variance(y[:3])[2].any()  # three points: nothing to test a pair against
