@@ -115,3 +115,25 @@ def test_the_summary_names_the_ends_present():
     assert "regular (the only end completed)" in b.summary and "both" not in b.summary
     (b,) = reports.verdict(t).budgets
     assert "beats both depthwise and regular" in b.summary
+
+
+@pytest.mark.parametrize("plan_text, margin", [("auto:8", 0.5), ("fixed", 1.0)])
+def test_verdict_json_and_the_report_are_one_verdict(tmp_path, plan_text, margin):
+    """A study's outputs (studies.outputs.write_outputs): verdict.json and report.html show the same
+    intervals, the margin from the study's settings and the looks from its trials' seed plan."""
+    optuna = pytest.importorskip("optuna")
+    from types import SimpleNamespace
+
+    from studies.outputs import write_outputs
+
+    study = optuna.create_study()
+    for row in _study(effect=0.01, rng=5).assign(seed_plan=plan_text).to_dict("records"):
+        attrs = {k: v for k, v in row.items() if k != "state"}
+        study.add_trial(optuna.trial.create_trial(value=0.0, user_attrs=attrs))
+    _, v = write_outputs(SimpleNamespace(folder=tmp_path), study, synthetic_config(margin=margin))
+    saved = json.loads((tmp_path / "verdict.json").read_text())
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert saved["margin"] == margin and saved["looks"] == (list(plan(8)) if plan_text != "fixed" else None)
+    for b in saved["budgets"]:
+        assert f"{b['ci_low']:+.2f} to {b['ci_high']:+.2f}" in page
+    assert [b["ci_low"] for b in saved["budgets"]] == [b.ci_low for b in v.budgets]
