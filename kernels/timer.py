@@ -3,8 +3,7 @@
 GPU: ``triton.testing.do_bench`` (CUDA events around each run, the L2 cache flushed before each, at
 least MIN_GPU_REPEATS runs). CPU: ``torch.utils.benchmark.Timer.adaptive_autorange`` (blocks of runs
 until IQR/median < 10%), or a fixed number of single runs (the stdlib ``timeit`` that Timer wraps),
-after warm-up calls. Part of ``kernels``, which stands alone: torch and
-Triton only.
+after warm-up calls. Part of ``kernels``, which stands alone: torch and Triton only.
 """
 from __future__ import annotations
 

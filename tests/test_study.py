@@ -1,4 +1,5 @@
-"""run_study.py end to end on small synthetic studies: outputs, resume, workers, kill -9, errors."""
+"""run_study.py end to end on small synthetic studies: outputs, resume, workers, kill -9; usage errors
+checked in this process through main(), one of them from the command line."""
 import json
 import os
 import signal
@@ -10,6 +11,8 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+
+import run_study as run_study_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +45,14 @@ def test_space_list_prints_one_line_per_space():
     assert [line.split()[0] for line in lines] == ["segments", "order", "nonlinearity", "joint"]
 
 
+def cli(*args) -> int:
+    """run_study.py's exit status in this process (its lines go to capsys)."""
+    try:
+        return run_study_cli.main(list(args))
+    except SystemExit as exit_:
+        return exit_.code
+
+
 @pytest.mark.parametrize("args,flag", [
     (["--space", "sideways"], "--space"),
     (["--space", "segments", "--trials", "0"], "--trials"),
@@ -56,12 +67,19 @@ def test_space_list_prints_one_line_per_space():
     (["--space", "segments", "--device", "cuda:7"], "cuda:7"),
     (["--space", "segments", "--device", "cpu", "--backend", "triton"], "--backend triton"),
 ])
-def test_usage_errors_exit_2_with_one_line_naming_the_flag(args, flag, tmp_path):
-    out = run_study(*args, "--out", str(tmp_path / "run"))
-    assert out.returncode == 2, out.stderr
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and flag in lines[0] and "Traceback" not in out.stderr, out.stderr
+def test_usage_errors_exit_2_with_one_line_naming_the_flag(args, flag, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)  # the kernel tests set it; a study runs without it
+    assert cli(*args, "--out", str(tmp_path / "run")) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0] and "Traceback" not in err, err
     assert not (tmp_path / "run" / "trials.csv").exists()
+
+
+def test_a_usage_error_from_the_command_line_is_exit_2_and_one_line(tmp_path):
+    out = run_study("--space", "segments", "--trials", "0", "--out", str(tmp_path / "run"))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "--trials" in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def test_tiny_study_writes_every_point_and_resumes_without_retraining(tmp_path):
@@ -214,10 +232,11 @@ def test_kill_9_mid_study_then_rerun_keeps_every_finished_trial(tmp_path):
     assert len(points) == len(set(points)) == 3 * INTERRUPT_SEEDS
 
 
-def test_budget_out_of_reach_is_a_usage_error_before_training(tmp_path):
-    out = run_study("--space", "segments", "--out", str(tmp_path / "run"), *TINY, "--budgets", "3e4")
-    assert out.returncode == 2
-    assert out.stderr.count("\n") == 1 and "--budgets: 30,000 macs is out of reach" in out.stderr
+def test_budget_out_of_reach_is_a_usage_error_before_training(tmp_path, capsys):
+    assert cli("--space", "segments", "--out", str(tmp_path / "run"), *TINY, "--budgets", "3e4") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--budgets: 30,000 macs is out of reach" in err
+    assert not (tmp_path / "run" / "trials.csv").exists()
 
 
 def test_ctrl_c_stops_cleanly_keeps_finished_trials_and_the_rerun_completes(tmp_path):
