@@ -11,8 +11,8 @@ Paths, each in its own process (the heap setting is per process and cannot be un
 Each repeat is one round over every point and path, the order of both rotated from round to round, so
 that load from other processes (this machine is shared) hits every point and path alike, and the ratios
 between points (goal b) are as side by side as those between paths. Each repeat is the median of a few
-single steps timed by `kernels.timer.measure` (torch.utils.benchmark); each time is the fastest repeat (as timeit advises:
-slower ones measure what else the machine ran), with the median repeat in the JSON too.
+single steps timed by `kernels.timer.measure`; each time is the fastest repeat (as timeit advises: slower
+ones measure what else the machine ran), with the median repeat in the JSON too.
 
 Goals (issue 11), printed PASS/MISS, never asserted:
   (a) the summed step time over all points (a proxy of the study's training time) >= 1.8x lower than old;
@@ -120,8 +120,9 @@ def main(argv=None) -> int:
 
     data = load_dataset(args.dataset)
     with tempfile.TemporaryDirectory() as out:
-        specs = resolve_plan(StudyConfig(space="segments", out=Path(out), dataset=args.dataset,
-                                         batch_size=args.batch_size), data).networks
+        plan = resolve_plan(StudyConfig(space="segments", out=Path(out), dataset=args.dataset,
+                                        batch_size=args.batch_size), data)
+    config, specs = plan.config, plan.networks
     x, y = data.train_x[:args.batch_size].clone(), data.train_y[:args.batch_size].clone()
 
     ctx = multiprocessing.get_context("spawn")
