@@ -9,24 +9,13 @@ error (one line naming the flag), 130 interrupted (finished trials kept; rerun t
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 
+from spectrum.cli import OneLineParser, UsageError
 from studies.config import StudyConfig, flag_options
 
 INTERRUPTED = "interrupted; finished trials are stored, rerun the same command to resume"
-
-
-class UsageError(Exception):
-    pass
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the flag, then exit 2."""
-
-    def error(self, message: str):
-        raise UsageError(message)
 
 
 def parse(argv) -> StudyConfig | str:
@@ -62,7 +51,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         config = parse(argv)
-    except (UsageError, ValueError) as err:
+    except ValueError as err:  # a UsageError from the parser, or a value the config refuses
         print(f"run_study.py: error: {err}", file=sys.stderr)
         return 2
     if isinstance(config, str):

@@ -13,23 +13,20 @@ from pathlib import Path
 PROG = "python -m reports"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, no usage block
-        sys.stderr.write(f"{PROG}: error: {message} (usage: {PROG} DIR [DIR ...] [--out FILE])\n")
-        raise SystemExit(2)
-
-
 def _usage_error(message: str) -> int:
     sys.stderr.write(f"{PROG}: error: {message}\n")
     return 2
 
 
 def main(argv=None) -> int:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    from spectrum.cli import OneLineParser
+
+    p = OneLineParser(prog=PROG, usage=f"{PROG} DIR [DIR ...] [--out FILE]", description=__doc__.split("\n\n", 1)[1],
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dirs", nargs="+", metavar="DIR", help="study directory holding trials.csv and config.json")
     p.add_argument("--out", metavar="FILE", help="output HTML file (one DIR: instead of DIR/report.html; "
                    "several: the comparison page, default FIRST_DIR/../compare.html)")
-    args = p.parse_args(argv)
+    args = p.parse_or_exit(argv)
 
     from .compare import write_compare
     from .data import load_study_dir

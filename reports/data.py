@@ -4,8 +4,8 @@ Pure functions, no plotting: this half of the report is tested without a browser
 
 `load_study_dir` reads what the study wrote (``trials.csv`` + ``config.json``); `tidy` types the
 columns, parses the JSON list columns and adds the derived columns every figure and the verdict use
-(``region``, ``error``, ``point``, ``variant``, ``spec``...). Columns missing from older studies
-are added empty and listed in ``df.attrs["missing_columns"]`` so a figure can say why it is absent.
+(``region``, ``error``, ``point``, ``variant``, ``spec``...). Record columns a frame lacks are added
+empty and listed in ``df.attrs["missing_columns"]``, so a figure can say why it is absent.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from spectrum.vocabulary import si_count
 
 from . import points, record
 
@@ -151,39 +153,11 @@ def _to_datetime(s: pd.Series) -> pd.Series:
         return pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
 
 
-def _segments_from_position(position: pd.Series, base_width: pd.Series) -> pd.Series:
-    """'regular' -> 1, 'depthwise' -> base width, 'segments=4' -> 4, 'group_width=8' -> base/8."""
-    vals = []
-    for pos, base in zip(position, base_width):
-        pos = pos.strip() if isinstance(pos, str) else ""
-        base = None if base is pd.NA or base is None or base != base else int(base)
-        v = None
-        try:
-            if pos == "regular":
-                v = 1
-            elif pos == "depthwise":
-                v = base
-            elif pos.startswith("segments="):
-                v = int(pos.split("=", 1)[1])
-            elif pos.startswith("group_width=") and base:
-                gw = int(pos.split("=", 1)[1])
-                v = base // gw if gw and base % gw == 0 else None
-        except ValueError:
-            v = None
-        vals.append(v)
-    return pd.Series(vals, index=position.index, dtype="Int64")
-
-
 def human_count(x) -> str:
-    """4_100_000 -> '4.1M' (MACs, params)."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA:
+    """4_100_000 -> '4.1M' (MACs, params); 'n/a' for a missing value."""
+    if x is None or x is pd.NA or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
-    x = float(x)
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            v = x / scale
-            return f"{v:.3g}{unit}"
-    return f"{x:.3g}"
+    return si_count(float(x))
 
 
 def tidy(df: pd.DataFrame) -> pd.DataFrame:
@@ -218,43 +192,10 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
         else:
             out[col] = _to_str(s)
 
-    # ---- normalise labels
-    out["state"] = out["state"].str.strip().str.upper()
-    if "state" in missing:
-        out["state"] = np.where(out["accuracy"].notna(), "COMPLETE", "UNKNOWN")
-        out["state"] = out["state"].astype(str)
-    out["activation"] = out["activation"].str.strip().str.lower()
-    out["match"] = out["match"].str.strip().str.lower()
-    out["order"] = out["order"].str.strip()
-
-    # ---- fill what can be derived from other columns
-    if out["segments"].isna().any():
-        out["segments"] = out["segments"].fillna(_segments_from_position(out["position"], out["base_width"]))
-    if out["group_width"].isna().any():
-        gw = out["base_width"].astype("Float64") / out["segments"].astype("Float64")
-        gw = gw.where((gw % 1) == 0)
-        out["group_width"] = out["group_width"].fillna(gw.astype("Float64").round().astype("Int64"))
-    if out["duration_s"].isna().any():
-        dur = (out["datetime_complete"] - out["datetime_start"]).dt.total_seconds()
-        out["duration_s"] = out["duration_s"].fillna(dur)
+    for col in ("state", "activation", "match", "order"):
+        out[col] = out[col].str.strip()
+    out["state"] = out["state"].str.upper()
     out["region"] = points.region(out["segments"], out["base_width"])
-    pos_missing = out["position"] == ""
-    if pos_missing.any():
-        derived = np.where(
-            out["region"].isin(["regular", "depthwise"]),
-            out["region"],
-            "segments=" + out["segments"].astype("string").fillna("?").astype(str),
-        )
-        out["position"] = out["position"].where(~pos_missing, pd.Series(derived, index=out.index, dtype=str))
-    lab_missing = out["budget_label"] == ""
-    if lab_missing.any():
-        derived = [
-            "unmatched" if (m in ("", "none") or not (b == b)) else f"{m}≈{human_count(b)}"
-            for m, b in zip(out["match"], out["budget"])
-        ]
-        out["budget_label"] = out["budget_label"].where(~lab_missing, pd.Series(derived, index=out.index, dtype=str))
-    out["fail_reason"] = out["fail_reason"].fillna("")
-
     out["error"] = 1.0 - out["accuracy"]
     out["point"] = points.point_key(out)
     out["variant"] = out["order"].where(out["order"] != "", "?") + " / " + out["activation"].where(out["activation"] != "", "?")

@@ -10,36 +10,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-ORDERS = ("spatial_first", "pointwise_first")
-BACKENDS = ("torch", "triton", "auto")
+from .vocabulary import ACTIVATION_NAMES, BACKENDS, ORDERS, check_one_of, check_positive
+from .vocabulary import divisors as segment_choices
 
-# Intermediate nonlinearities between the two steps (the paper's Figure 10 compares none/ReLU/ELU).
-ACTIVATIONS = {
-    "none": nn.Identity,
-    "relu": nn.ReLU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "leaky_relu": nn.LeakyReLU,
-}
-
-
-def segment_choices(channels: int) -> list[int]:
-    """Every valid segment count of a kxk conv over `channels` channels: its divisors, ascending."""
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"channels={channels!r} is not allowed; expected a positive integer")
-    small = [d for d in range(1, int(channels**0.5) + 1) if channels % d == 0]
-    return sorted(set(small + [channels // d for d in small]))
+# the module of each intermediate nonlinearity between the two steps
+ACTIVATIONS = dict(zip(ACTIVATION_NAMES, (nn.Identity, nn.ReLU, nn.ELU, nn.GELU, nn.SiLU, nn.LeakyReLU)))
 
 
 def _positive_int(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}.{name}={value!r} is not allowed; expected a positive integer")
+    check_positive(f"{owner}.{name}", value)
 
 
 def _one_of(owner: str, name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{owner}.{name}={value!r} is not allowed; expected one of {', '.join(map(str, allowed))}")
+    check_one_of(f"{owner}.{name}", value, allowed)
 
 
 @dataclass(frozen=True)

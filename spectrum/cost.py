@@ -11,7 +11,6 @@ trace is many small ops, and OpenMP threads that wait for a descheduled sibling 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -21,6 +20,7 @@ from dataclasses import replace
 
 import torch
 
+from .cli import OneLineParser, positive_int
 from .counting import BREAKDOWN_COLUMNS, GROUPED_CONV_OP, MEMORY_FORMATS, SKIPPED_OPS, Counts, count, count_spec
 from .devices import device_label, environment, resolve_device
 from .memory import peak_memory
@@ -91,35 +91,19 @@ def _with_named_positions(table, points):
     return pd.concat([pd.DataFrame([p.columns() for p in points]), table.drop(columns="position")], axis=1)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, no usage block
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _parser():
     from .block import BACKENDS
     from .families import NETWORKS
 
-    p = _Parser(prog="python -m spectrum.cost", description="Params, MACs, activations (and latency) of every "
+    p = OneLineParser(prog="python -m spectrum.cost", description="Params, MACs, activations (and latency) of every "
                 "spectrum point of a network; writes DIR/cost.csv and DIR/cost.json.")
     p.add_argument("--net", default="xception", choices=list(NETWORKS),
                    help="network family (default xception): " + "; ".join(f"{n}: {f.summary}" for n, f in
                                                                          NETWORKS.items()))
-    p.add_argument("--image-size", type=_positive, default=None,
+    p.add_argument("--image-size", type=positive_int, default=None,
                    help="input side in pixels (default: the network's own, 299 xception, 28 small, 32 resnext, "
                         "224 resnext50)")
-    p.add_argument("--in-channels", type=_positive, default=None,
+    p.add_argument("--in-channels", type=positive_int, default=None,
                    help="input channels (default: the network's own, 3 xception, 1 small, 3 resnext)")
     named = "; ".join(f"{n}: {', '.join(f.point_sets)}" for n, f in NETWORKS.items() if f.point_sets)
     p.add_argument("--points", default="all",
@@ -129,14 +113,14 @@ def _parser():
     p.add_argument("--latency", action="store_true", help="also time forward and train step of every point")
     p.add_argument("--memory", action="store_true", help="with --latency: also the peak memory of a train step")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
-    p.add_argument("--batch-size", type=_positive, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=None,
                    help="latency batch (default 64 on a GPU, 8 on the cpu)")
     p.add_argument("--dtype", default="fp32", choices=DTYPES)
     p.add_argument("--memory-format", default="nchw", choices=MEMORY_FORMATS)
     p.add_argument("--backend", default="torch", choices=[b for b in BACKENDS],
                    help="conv backend of the timed networks (counts do not depend on it)")
     p.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timing per measurement (default 0.3)")
-    p.add_argument("--threads", type=_positive, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads for counting and CPU timing (default: torch's own choice; 1 is often "
                         "faster for batch-1 counting when other processes share the cores)")
     return p
@@ -145,7 +129,7 @@ def _parser():
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_or_exit(argv)
 
     def usage(flag, exc):
         print(f"{parser.prog}: error: argument {flag}: {exc}", file=sys.stderr)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from spectrum.vocabulary import si_count
+
 from .spaces import ORDERS, Point, divisors, intermediate, network_for
 
 
@@ -28,10 +30,7 @@ def default_budgets(config, in_channels: int, image_size: int, num_classes: int)
 def budget_label(config, budget) -> str:
     if config.match == "none" or budget is None:
         return "unmatched"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if budget >= scale:
-            return f"{config.match}≈{budget / scale:.3g}{unit}"
-    return f"{config.match}≈{budget:.3g}"
+    return f"{config.match}≈{si_count(budget)}"
 
 
 def grid_networks(space, config, in_channels: int, image_size: int, num_classes: int) -> dict:

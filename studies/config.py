@@ -5,48 +5,31 @@ help text lives here only.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from spectrum.vocabulary import BACKENDS, check_one_of, check_positive
 
 from .spaces import SPACES
 
 MATCHES = ("macs", "params", "none")
 LR_GRID = (1e-3, 3e-3, 1e-2)  # --lr auto: the rates each point tries (the fixed default in the middle)
-BACKENDS = ("torch", "triton", "auto")  # the same names as spectrum.BACKENDS (kept torch-free here)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+POSITIVE_INTS = ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds",
+                 "trials_per_gpu", "workers", "trials", "image_size", "seeds")  # None or "auto" where allowed
+POSITIVE_NUMBERS = ("margin", "lr", "time_limit")
 
 
 def budget_list(text: str) -> tuple[float, ...]:
-    return tuple(positive_float(part) for part in text.split(",") if part.strip()) or positive_float("")
+    return tuple(float(part) for part in text.split(",") if part.strip())
 
 
 def seeds_value(text: str):
-    return "auto" if text == "auto" else positive_int(text)
+    return "auto" if text == "auto" else int(text)
 
 
 def lr_value(text: str):
-    return "auto" if text == "auto" else positive_float(text)
+    return "auto" if text == "auto" else float(text)
 
 
 def _opt(default=None, help: str = "", parse=None, flag: bool = True):
@@ -66,34 +49,34 @@ class StudyConfig:
     data_dir: str | None = _opt(None, "cifar10/100: the python-pickle CIFAR folder; folder: class folders of images "
                                       "(P/train, P/val, P/test, or P/<class>/* split 60/20/20 once)")
     image_size: int | None = _opt(None, "images resized to N x N (default: the dataset's own; 32 for folder)",
-                                  positive_int)
+                                  int)
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N")
     backend: str = _opt("torch", "torch | triton | auto (spatial step's kernel)")
     trials: int | None = _opt(None, "grid spaces: at most N trials this run; joint: N trials in all (default 20)",
-                              positive_int)
-    epochs: int = _opt(3, "training epochs per trial", positive_int)
-    batch_size: int = _opt(128, "training batch size", positive_int)
+                              int)
+    epochs: int = _opt(3, "training epochs per trial", int)
+    batch_size: int = _opt(128, "training batch size", int)
     lr: float | str = _opt(3e-3, "peak learning rate (AdamW, cosine), or auto: each point's rate chosen on "
                                  f"validation from {', '.join(map(str, LR_GRID))} before its seeds", lr_value)
     seeds: int | str = _opt("auto", "trainings per point: N, or auto (start with a few, add seeds where a "
                                     "budget's question is still open, up to --max-seeds)", seeds_value)
-    max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", positive_int)
+    max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", int)
     time_limit: float | None = _opt(300.0, "--seeds auto: add no seeds after this many seconds of the run",
-                                    positive_float)
+                                    float)
     margin: float = _opt(1.0, "accuracy points within which two points count as no practical difference",
-                         positive_float)
+                         float)
     match: str = _opt("macs", "macs | params | none: match every point's cost")
     budgets: tuple[float, ...] | None = _opt(None, "comma-separated cost targets in the --match unit (default: "
                                                    "the middle point's cost at --width, and 3x it)", budget_list)
-    width: int = _opt(16, "base width; its divisors are the segment counts", positive_int)
-    depth: int = _opt(3, "modules in the study network", positive_int)
+    width: int = _opt(16, "base width; its divisors are the segment counts", int)
+    depth: int = _opt(3, "modules in the study network", int)
     stem_stride: int = _opt(2, flag=False)
     workers: int | None = _opt(None, "local worker processes sharing the study (default: 2 on a CPU with 2+ "
-                                     "cores; on GPUs, --trials-per-gpu on each one in use)", positive_int)
+                                     "cores; on GPUs, --trials-per-gpu on each one in use)", int)
     trials_per_gpu: int = _opt(1, "--device cuda: trials one GPU trains at a time; the workers are dealt over "
                                   "the GPUs CUDA_VISIBLE_DEVICES leaves visible (cuda:N: all on that one)",
-                               positive_int)
-    latency_batch: int = _opt(64, "batch size of the latency measurement", positive_int)
+                               int)
+    latency_batch: int = _opt(64, "batch size of the latency measurement", int)
     deterministic: bool = _opt(False, "reproducible trials: torch's deterministic algorithms, no timed kernel "
                                       "choices (CPU grouped merging, cudnn.benchmark, Triton autotuning); slower")
     quiet: bool = _opt(False, "no progress bars or per-trial lines")
@@ -107,24 +90,19 @@ class StudyConfig:
         if self.space not in SPACES:
             raise ValueError(f"--space {self.space!r} is not allowed; expected one of {', '.join(SPACES)} (or list)"
                              if self.space else f"--space is required; expected one of {', '.join(SPACES)} (or list)")
-        for name in ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds",
-                     "trials_per_gpu"):
-            _positive(name, getattr(self, name))
-        for name in ("workers", "trials", "image_size"):
-            if getattr(self, name) is not None:
-                _positive(name, getattr(self, name))
-        for name in ("margin",) + (("lr",) if self.lr != "auto" else ()) + (
-                ("time_limit",) if self.time_limit is not None else ()):
-            _positive(name, float(getattr(self, name)), float)
-        if self.seeds != "auto":
-            _positive("seeds", self.seeds)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"--backend: {self.backend!r} is not allowed; expected one of {', '.join(BACKENDS)}")
-        if self.match not in MATCHES:
-            raise ValueError(f"--match: {self.match!r} is not allowed; expected one of {', '.join(MATCHES)}")
+        if self.space == "confirm" and self.confirm is None:
+            raise ValueError("--space confirm needs --confirm DIR (the finished study whose front it confirms)")
+        for kind, names in ((int, POSITIVE_INTS), (float, POSITIVE_NUMBERS)):
+            for name in names:
+                value = getattr(self, name)
+                if value is not None and value != "auto":
+                    check_positive(_flag(name), value, kind)
+        check_one_of("--backend", self.backend, BACKENDS)
+        check_one_of("--match", self.match, MATCHES)
         if self.budgets is not None:
-            if not self.budgets or any(not (isinstance(b, (int, float)) and b > 0) for b in self.budgets):
-                raise ValueError(f"--budgets: {self.budgets!r} is not allowed; expected positive numbers, comma-separated")
+            if not self.budgets or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not b > 0
+                                       for b in self.budgets):
+                raise ValueError(f"--budgets={self.budgets!r} is not allowed; expected positive numbers, comma-separated")
         if sum(1 for d in range(1, self.width + 1) if self.width % d == 0) < 2:
             raise ValueError(f"--width: {self.width} has no spectrum to sweep; expected a width with divisors, e.g. 32")
 
@@ -168,9 +146,8 @@ class StudyConfig:
         Path(path).write_text(json.dumps({**self.to_json(), **more}, indent=2, default=str))
 
 
-def _positive(name: str, value, kind=int) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        raise ValueError(f"--{name.replace('_', '-')}: {value!r} is not allowed; expected a positive {kind.__name__}")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def flag_options():
@@ -185,4 +162,4 @@ def flag_options():
             kwargs["type"] = f.metadata["parse"]
         if f.default is not None and not isinstance(f.default, bool):
             kwargs["help"] += f" (default {f.default})"
-        yield "--" + f.name.replace("_", "-"), kwargs
+        yield _flag(f.name), kwargs

@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
-NONLINEARITIES = ("none", "relu", "elu", "gelu", "silu")
-ORDERS = ("spatial_first", "pointwise_first")
+from spectrum.vocabulary import ACTIVATION_NAMES, ORDERS, divisors, position_label  # noqa: F401 (re-exported)
+
+NONLINEARITIES = ACTIVATION_NAMES[:5]  # the joint space's: none, relu, elu, gelu, silu
 FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see reports.verdict's schedule)
 
 
@@ -38,10 +39,6 @@ class Point:
     def network(self) -> Point:
         """The point with seed and rate cleared: what its network (and its tuned rate) is keyed by."""
         return replace(self, seed=0, lr=None)
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def spread(choices: list[int], n: int = 5) -> list[int]:
@@ -211,9 +208,3 @@ def network_for(point: Point, config, in_channels: int, image_size: int, num_cla
     if config.match == "none":
         return spec
     return match_width(spec, point.budget, config.match)
-
-
-def position_label(segments: int, base_width: int) -> str:
-    if segments == 1:
-        return "regular"
-    return "depthwise" if segments == base_width else f"segments={segments}"

@@ -34,7 +34,8 @@ def test_a_field_declared_once_reaches_the_stored_trial_trials_csv_and_the_page_
     probe = field(default=None, metadata={"label": "probe label", "identifies": False})
     extended = make_dataclass("ExtendedRecord", [("probe", int, probe)], bases=(record.TrialRecord,), frozen=True)
     monkeypatch.setattr(record, "TrialRecord", extended)
-    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
     trial = study.ask()
     record.store(trial, extended(segments=4, position="segments=4", base_width=8, accuracy=0.5, probe=7))
     study.tell(trial, [0.5, 1.0, 1.0])
