@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from spectrum.cli import OneLineParser, UsageError
+from vocabulary.cli import OneLineParser, UsageError
 from studies.config import StudyConfig, flag_options
 
 INTERRUPTED = "interrupted; finished trials are stored, rerun the same command to resume"

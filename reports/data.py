@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spectrum.vocabulary import si_count
+from vocabulary import si_count
 
 from . import points, record
 
@@ -66,6 +66,17 @@ def attach_curves(df: pd.DataFrame, path) -> pd.DataFrame:
         lists = rows.groupby("number")["value"].agg(list)
         df[name] = [lists.get(n) if n == n else None for n in numbers]
     return df
+
+
+def write_trial_tables(frame: pd.DataFrame, folder) -> None:
+    """A trials frame as a study writes it: trials.csv (the record's scalars, in record order) and curves.csv
+    (its list fields, long: number, field, epoch from 1, value). `load_study_dir` reads them back."""
+    folder = Path(folder)
+    frame.reindex(columns=list(record.columns())).to_csv(folder / "trials.csv", index=False)
+    rows = [(number, name, i + 1, v) for name in record.list_fields() if name in frame
+            for number, values in zip(frame["number"], frame[name]) if isinstance(values, list)
+            for i, v in enumerate(values)]
+    pd.DataFrame(rows, columns=["number", "field", "epoch", "value"]).to_csv(folder / "curves.csv", index=False)
 
 
 def read_trials_csv(path) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Synthetic studies with known answers, for the tests and the benchmark (no torch, no training).
 
-``synthetic_trials(shape=...)`` returns a raw trials table exactly as the study code writes
-trials.csv (text JSON lists, NaN metrics on failed trials), where accuracy follows a known curve
+``synthetic_trials(shape=...)`` returns trial records as a study's trials frame (list fields as lists;
+`write_synthetic_study` writes them as a study does: trials.csv + curves.csv), where accuracy follows a known curve
 over the spectrum plus seeded noise (one trained model's own noise, shared by its validation
 ``accuracy`` and its ``test_accuracy``, plus each split's own image-sampling noise):
 
@@ -25,14 +25,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vocabulary import ACTIVATION_NAMES as ACTIVATIONS
+from vocabulary import ORDERS, position_label
+
+from . import record
+from .data import write_trial_tables
+from .record import TrialRecord
+
 __all__ = [
     "synthetic_trials", "synthetic_config", "write_synthetic_study", "write_hostile_study", "SHAPES", "HOSTILE",
     "simulated_accuracies", "simulated_ends", "study_frame",
 ]
 
 SHAPES = ("middle", "end", "noise")
-ORDERS = ("spatial_first", "pointwise_first")
-ACTIVATIONS = ("none", "relu", "elu", "gelu", "silu", "leaky_relu")
 
 
 def _effect(shape: str, segments: int, base_width: int) -> float:
@@ -116,50 +121,19 @@ def synthetic_trials(
                 state, reason = "FAIL", "RuntimeError: CUDA out of memory (synthetic)"
             start = t0 + pd.Timedelta(seconds=60 * number)
             dur = 30.0 + 10 * rng.random()
-            position = "regular" if s == 1 else "depthwise" if s == bw else f"segments={s}"
-            row = {
-                "number": number,
-                "state": state,
-                "fail_reason": reason,
-                "datetime_start": start.isoformat(),
-                "datetime_complete": (start + pd.Timedelta(seconds=dur)).isoformat(),
-                "duration_s": dur,
-                "space": space,
-                "position": position,
-                "segments": s,
-                "base_width": bw,
-                "group_width": bw // s,
-                "order": o,
-                "activation": a,
-                "kernel_size": k,
-                "intermediate_norm": False,
-                "match": "macs",
-                "budget": float(budget_m),
-                "budget_label": f"macs≈{budget_m / 1e6:.2g}M{study_tag}",
-                "widths": "-".join(map(str, widths)),
-                "seed": seed,
-                "params": params,
-                "macs": macs,
-                "activations": acts_n,
-                "latency_ms": lat,
-                "latency_iqr_ms": lat * 0.05,
-                "latency_device": "cpu (2 threads)",
-                "latency_batch": 64,
-                "accuracy": acc,
-                "test_accuracy": test_acc,
-                "accuracy_per_epoch": json.dumps([round(c, 5) for c in curve]),
-                "train_time_s": dur * 0.9,
-                "epochs": epochs,
-                "backend": "torch",
-                "device": "cpu",
-                "dataset": "synthetic",
-            }
-            if state == "FAIL":
-                for c in ("params", "macs", "activations", "latency_ms", "latency_iqr_ms", "accuracy", "test_accuracy",
-                          "train_time_s"):
-                    row[c] = float("nan")
-                row["accuracy_per_epoch"] = "[]"
-            rows.append(row)
+            failed = state == "FAIL"
+            rows.append(vars(TrialRecord(
+                number=number, state=state, fail_reason=reason, datetime_start=start.isoformat(),
+                datetime_complete=(start + pd.Timedelta(seconds=dur)).isoformat(), duration_s=dur, space=space,
+                position=position_label(s, bw), segments=s, base_width=bw, group_width=bw // s, order=o,
+                activation=a, kernel_size=k, intermediate_norm=False, match="macs", budget=float(budget_m),
+                budget_label=f"macs≈{budget_m / 1e6:.2g}M{study_tag}", widths="-".join(map(str, widths)), seed=seed,
+                epochs=epochs, backend="torch", device="cpu", dataset="synthetic",
+                latency_device="cpu (2 threads)", latency_batch=64, permanent=False if failed else None,
+                interrupted=failed, **({} if failed else dict(
+                    params=params, macs=macs, activations=acts_n, latency_ms=lat, latency_iqr_ms=lat * 0.05,
+                    accuracy=acc, test_accuracy=test_acc, accuracy_per_epoch=[round(c, 5) for c in curve],
+                    train_time_s=dur * 0.9)))))
             number += 1
     return pd.DataFrame(rows)
 
@@ -209,7 +183,7 @@ def synthetic_config(space: str = "segments", study_name: str = "synthetic", **e
         "backend": "torch",
         "storage": "sqlite:///runs/synthetic.db",
         "study_name": study_name,
-        "seeds": [0, 1, 2],
+        "seeds": 3,
         "match": "macs",
         "budgets": [1.2e6, 4.7e6],
         "git_commit": "0000000000000000000000000000000000000000",
@@ -225,7 +199,7 @@ def write_synthetic_study(directory, shape: str = "middle", *, config: dict | No
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     df = synthetic_trials(shape, **kwargs)
-    df.to_csv(d / "trials.csv", index=False)
+    write_trial_tables(df, d)
     if config is None:
         budgets = sorted({float(b) for b in df["budget"].dropna()})
         config = synthetic_config(kwargs.get("space", "segments"), study_name=d.name, budgets=budgets)
@@ -252,6 +226,6 @@ def write_hostile_study(directory) -> Path:
     )
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    raw.to_csv(d / "trials.csv", index=False)
+    write_trial_tables(raw, d)
     (d / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
     return d

@@ -1,32 +1,21 @@
-"""The design space: what a point of the Inception spectrum is (BlockSpec, networks) and what it costs.
+"""The design space: what a point of the Inception spectrum is (BlockSpec, networks) and what it costs."""
+from .analytic import Cost, block_cost, conv_cost, conv_output_side
+from .block import ACTIVATIONS, BACKENDS, ORDERS, BlockSpec, SpectrumBlock, segment_choices
+from .bottleneck import BottleneckBlock, BottleneckSpec
+from .families import (
+    DEFAULT_NETWORK, NETWORKS, Family, network_spec, resnext_spec, small_net, small_spec, xception, xception_spec,
+)
+from .layers import Head, Layer, Site, StemConv
+from .matching import MIN_WIDTH, match_width, matched_position, narrowest, scaled, with_widths
+from .networks import NetworkSpec, SpectrumNet, build_network, min_width, network_cost
+from .position import Position, fitting_positions
+from .xception_module import ModuleSpec, XceptionModule
 
-Names load on first use, so the torch-free parts (vocabulary, cli) import without torch."""
-import importlib
-
-_WHERE = {
-    "analytic": ("Cost", "block_cost", "conv_cost", "conv_output_side"),
-    "block": ("ACTIVATIONS", "BlockSpec", "SpectrumBlock", "segment_choices"),
-    "vocabulary": ("ACTIVATION_NAMES", "BACKENDS", "ORDERS", "divisors", "position_label", "si_count"),
-    "bottleneck": ("BottleneckBlock", "BottleneckSpec"),
-    "families": ("DEFAULT_NETWORK", "NETWORKS", "Family", "network_spec", "resnext_spec", "small_net", "small_spec",
-                 "xception", "xception_spec"),
-    "layers": ("Head", "Layer", "Site", "StemConv"),
-    "matching": ("MIN_WIDTH", "match_width", "matched_position", "narrowest", "scaled", "with_widths"),
-    "networks": ("NetworkSpec", "SpectrumNet", "build_network", "min_width", "network_cost"),
-    "position": ("Position", "fitting_positions"),
-    "xception_module": ("ModuleSpec", "XceptionModule"),
-}
-_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'spectrum' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__all__ = [
+    "ACTIVATIONS", "BACKENDS", "DEFAULT_NETWORK", "MIN_WIDTH", "NETWORKS", "ORDERS", "BlockSpec", "BottleneckBlock",
+    "BottleneckSpec", "Cost", "Family", "Head", "Layer", "ModuleSpec", "NetworkSpec", "Position", "Site",
+    "SpectrumBlock", "SpectrumNet", "StemConv", "XceptionModule", "block_cost", "build_network", "conv_cost",
+    "conv_output_side", "fitting_positions", "match_width", "matched_position", "min_width", "narrowest",
+    "network_cost", "network_spec", "resnext_spec", "scaled", "segment_choices", "small_net", "small_spec",
+    "with_widths", "xception", "xception_spec",
+]

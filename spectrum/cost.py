@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from .cli import OneLineParser, positive_int
+from vocabulary.cli import OneLineParser, positive_int
 from .counting import BREAKDOWN_COLUMNS, GROUPED_CONV_OP, MEMORY_FORMATS, SKIPPED_OPS, Counts, count, count_spec
 from .devices import device_label, environment, resolve_device
 from .memory import peak_memory

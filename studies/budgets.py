@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from spectrum.vocabulary import si_count
+from vocabulary import si_count
 
 from .spaces import ORDERS, Point, divisors, intermediate, network_for
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from spectrum.vocabulary import BACKENDS, check_one_of, check_positive
+from vocabulary import BACKENDS, check_one_of, check_positive
 
 from .spaces import SPACES
 

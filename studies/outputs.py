@@ -11,6 +11,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from reports import record
+from reports.data import write_trial_tables
 from reports.verdict import study_verdict
 
 
@@ -30,22 +31,13 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).sort_values("number").reset_index(drop=True)
 
 
-def curves_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The list fields as a long table: number, field, epoch (1-based), value."""
-    rows = [(number, name, i + 1, v) for name in record.list_fields()
-            for number, values in zip(frame["number"], frame[name]) if isinstance(values, list)
-            for i, v in enumerate(values)]
-    return pd.DataFrame(rows, columns=["number", "field", "epoch", "value"])
-
-
 def write_outputs(config, study: optuna.Study, meta: dict) -> tuple[pd.DataFrame, object]:
     """trials.csv, curves.csv, config.json, verdict.json and report.html; (frame, verdict)."""
     import reports
 
     out = config.folder
     frame = trials_frame(study)
-    frame[list(record.columns())].to_csv(out / "trials.csv", index=False)
-    curves_frame(frame).to_csv(out / "curves.csv", index=False)
+    write_trial_tables(frame, out)
     meta = {**meta, "trial_states": frame["state"].value_counts().to_dict()}
     (out / "config.json").write_text(json.dumps(meta, indent=2, default=str))
     tidy = reports.tidy(frame)

@@ -35,8 +35,10 @@ def one_line(err: BaseException) -> str:
 
 def failed_alike(trials) -> str:
     """'all N trials failed with R' when two or more finished trials all failed with one stored reason R
-    (an error every point repeats is no interruption: retrying would repeat it); '' otherwise."""
-    done = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)]
+    (an error every point repeats is no interruption: retrying would repeat it); '' otherwise. Diverged runs
+    are outcomes, not errors: they settle their points."""
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE
+            or (t.state == optuna.trial.TrialState.FAIL and not t.user_attrs.get("diverged"))]
     reasons = {t.user_attrs.get("fail_reason") if t.state == optuna.trial.TrialState.FAIL else None for t in done}
     if len(done) < 2 or len(reasons) != 1 or None in reasons:
         return ""

@@ -150,10 +150,10 @@ def test_a_point_trains_to_the_same_accuracy_whatever_ran_before_it(tmp_path):
     assert "deterministic algorithms" in (tmp_path / "two" / "report.html").read_text()
 
 
-def test_diverged_trials_are_stored_as_outcomes_and_a_study_where_all_diverge_says_so_in_one_line(tmp_path):
+def test_diverged_trials_are_stored_as_outcomes_and_settle_their_points(tmp_path):
     out_dir = tmp_path / "run"
     out = run_study("--space", "segments", "--match", "none", "--out", str(out_dir), *TINY, "--lr", "1e12")
-    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "TrainingDiverged" in out.stderr, out.stderr
+    assert out.returncode == 0, out.stderr
     frame = pd.read_csv(out_dir / "trials.csv")
     frame = frame[frame.state != "PRUNED"]
     assert len(frame) == 3 and set(frame.state) == {"FAIL"}

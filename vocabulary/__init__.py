@@ -1,5 +1,5 @@
 """The project's words, torch-free: orders, intermediate nonlinearities, backends, position labels, counts
-in G/M/k, and the checks that name a wrong value and what is allowed. Studies and reports read them here."""
+in G/M/k, and the checks that name a wrong value and what is allowed. Spectrum, studies and reports read them here."""
 from __future__ import annotations
 
 ORDERS = ("spatial_first", "pointwise_first")
