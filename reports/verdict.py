@@ -18,18 +18,22 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from dataclasses import replace
+
 from . import verdict_text as text
-from .pareto import UNMATCHED, pareto_front, pareto_mask
+from .claims import claim_specs, evaluate, point_table, segments_claim
+from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
+from .pareto import pareto_front, pareto_mask
 from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
+from .verdict_data import DIVERGED, blocks, claimed, correct_bits, looks_from, point_means, prepare
 
 __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
-           "pareto_mask", "prepare", "DIVERGED"]
+           "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE", "EXPLORATORY_SPACES"]
 
 NO_DATA = "no data"
-DIVERGED = 0.0  # the accuracy (fraction) a diverged run scores: its model is unusable, every image wrong
+DESCRIPTIVE = "descriptive"  # a budget drawn without a claim: no alpha spent on it
 SEED_PLAN = "seed_plan"  # `looks` default: take them from the trials' seed_plan
-ENDS = ("regular", "depthwise")
-VARIANTS = ("order", "activation", "kernel_size", "intermediate_norm")  # identify a point besides its position
+EXPLORATORY_SPACES = ("joint",)  # sampled by a search that saw results: drawn, never claimed
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class BudgetVerdict:
     cost: float | None = None  # the budget's median MACs
     images: int = 0  # test images whose sampling the interval covers too (0: seeds only, no per-image data)
     n_diverged: int = 0  # diverged runs among the compared ones (scored DIVERGED, an outcome)
+    seeds_needed: int | None = None  # unsettled: seeds at every point that would settle it at its own spread
+    settle: str = ""  # unsettled: what would settle it, in words (seeds, or more epochs beyond the largest look)
+    projected_mde: float | None = None  # the detectable difference its first look's spread projects at the cap
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,9 @@ class Verdict:
     n_completed: int = 0  # runs that are outcomes: completed, and diverged
     n_points: int = 0
     diverged: tuple[dict, ...] = ()  # per point with a diverged run: budget_label, point, diverged, runs
+    claims: tuple[dict, ...] = ()  # one per tested statement, every question under the one alpha (claims.py)
+    space: str = ""  # the trials' space, where they name one
+    exploratory: bool = False  # sampled points: every budget descriptive, no claim
 
     def to_json(self) -> dict:
         """The fields DIR/verdict.json holds (NaN as null, the front as records)."""
@@ -98,155 +108,10 @@ def _finite(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
-# -------------------------------------------------------------------------------------------------
-# trials -> one row per completed trial, with the point it belongs to
 
-
-def _column(trials: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
-    return trials[name] if name in trials.columns else pd.Series(default, index=trials.index)
-
-
-def _numeric(trials: pd.DataFrame, name: str) -> pd.Series:
-    return pd.to_numeric(_column(trials, name), errors="coerce").astype("float64")
-
-
-def _text(trials: pd.DataFrame, name: str) -> pd.Series:
-    column = _column(trials, name, "")
-    return column.astype(object).where(column.notna(), "").astype(str).str.strip()
-
-
-def _flag(trials: pd.DataFrame, name: str) -> pd.Series:
-    """A boolean column as stored (bool, 0/1, or text "True"/"true"); False where absent."""
-    return _text(trials, name).str.lower().isin(("true", "1", "1.0"))
-
-
-def _points(c: pd.DataFrame, variants: list[str]) -> tuple[pd.Series, pd.Series]:
-    """Each trial's point label ('segments=4', 'segments=4 · relu' when the activation varies, '· width W'
-    when one budget mixes base widths) and whether it is an end: the one place points are derived."""
-    label = c["position"]
-    if (label == "").any():
-        label = label.where(label != "", "segments=" + c["segments"].astype("Int64").astype(str))
-    for v in variants:
-        label = label + " · " + c[v]
-    if c["base_width"].nunique() > 1:
-        widths = c.groupby("budget_label")["base_width"].transform("nunique")
-        label = label.where(widths <= 1, label + " · width " + c["base_width"].astype("Int64").astype(str))
-    seg, base = c["segments"], c["base_width"]
-    return label, c["position"].isin(ENDS) | (seg == 1) | ((seg == base) & seg.notna())
-
-
-def prepare(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials that are outcomes: completed ones, and diverged ones scored DIVERGED (a FAIL row with
-    `diverged` true); budget_label, point (label), is_end, seed, val, test, macs, diverged, and the
-    per-image `test_correct` / `test_size` when stored (raw or tidy input). Other failures are not outcomes."""
-    state = _text(trials, "state").str.upper() if "state" in trials.columns else pd.Series("COMPLETE", trials.index)
-    diverged = (state == "FAIL") & _flag(trials, "diverged")
-    c = pd.DataFrame({
-        "budget_label": _text(trials, "budget_label").replace("", UNMATCHED),
-        "position": _text(trials, "position"),
-        **{k: _numeric(trials, col) for k, col in (("segments", "segments"), ("base_width", "base_width"),
-           ("seed", "seed"), ("val", "accuracy"), ("test", "test_accuracy"), ("macs", "macs"))},
-        **{v: _text(trials, v) for v in VARIANTS if v in trials.columns},
-        "diverged": diverged,
-    })
-    for name in ("test_correct", "test_size"):
-        if name in trials.columns:
-            c[name] = _text(trials, name) if name == "test_correct" else _numeric(trials, name)
-    if "point" in trials.columns:  # tidy's point key, so the page can find the front's points
-        c["key"] = trials["point"].astype(str)
-    c.loc[diverged, ["val", "test"]] = DIVERGED
-    c = c[((state == "COMPLETE") & c["val"].notna() | diverged) & c["seed"].notna()]
-    variants = [v for v in VARIANTS if v in c.columns and c[v].nunique() > 1]
-    c["point"], c["is_end"] = _points(c, variants)
-    return c.drop(columns=["segments", *(v for v in VARIANTS if v in c.columns)])
-
-
-def looks_from(trials: pd.DataFrame) -> tuple[int, ...] | None:
-    """The looks a study's seed plan paid for: every trial "fixed" -> None (one look), every trial
-    "auto:N" with one N -> plan(N); absent, unreadable or differing plans -> the conservative LOOKS."""
-    plans = set(_text(trials, "seed_plan").str.lower()) if len(trials) else {""}
-    if plans == {"fixed"}:
-        return None
-    if len(plans) == 1 and (p := plans.pop()).startswith("auto:") and p[5:].isdigit() and int(p[5:]) >= 1:
-        return plan(int(p[5:]))
-    return LOOKS
-
-
-# -------------------------------------------------------------------------------------------------
-# one budget
-
-
-def _table(rows: np.ndarray, cols: np.ndarray, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The mean of `x` in each (row, col) cell; NaN where a cell is empty."""
-    total, count = np.zeros(shape), np.zeros(shape)
-    np.add.at(total, (rows, cols), x)
-    np.add.at(count, (rows, cols), 1)
-    with np.errstate(invalid="ignore"):
-        return total / count
-
-
-def _complete(have: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns to keep so that every kept cell is filled: greedily leave out the point (row) or
-    seed (column) that removes the most empty cells per filled cell lost (a seed on ties)."""
-    rows, cols = np.ones(have.shape[0], dtype=bool), np.ones(have.shape[1], dtype=bool)
-    while rows.any() and cols.any() and not have[np.ix_(rows, cols)].all():
-        h = have[np.ix_(rows, cols)]
-        by_row = (~h).sum(1) / np.maximum(h.sum(1), 0.5)
-        by_col = (~h).sum(0) / np.maximum(h.sum(0), 0.5)
-        if by_row.max() > by_col.max():
-            rows[np.flatnonzero(rows)[by_row.argmax()]] = False
-        else:
-            cols[np.flatnonzero(cols)[by_col.argmax()]] = False
-    return rows, cols
-
-
-def _blocks(g: pd.DataFrame):
-    """Point labels, is_end, (val, test) point x seed tables of complete blocks (see `_complete`), and
-    the row of `g` behind each kept cell (the last one, where a seed ran twice)."""
-    rows, labels = pd.factorize(g["point"], sort=True)
-    cols, _ = pd.factorize(g["seed"], sort=True)
-    shape = (len(labels), int(cols.max()) + 1)
-    val, test = _table(rows, cols, g["val"].to_numpy(), shape), _table(rows, cols, g["claim"].to_numpy(), shape)
-    keep, full = _complete(np.isfinite(val) & np.isfinite(test))
-    is_end = np.zeros(len(labels), dtype=bool)
-    is_end[rows] = g["is_end"].to_numpy(bool)
-    where = np.full(shape, -1)
-    where[rows, cols] = np.arange(len(g))
-    return (np.asarray(labels)[keep], is_end[keep], val[keep][:, full], test[keep][:, full],
-            where[keep][:, full])
-
-
-def _correct(g: pd.DataFrame, where: np.ndarray) -> np.ndarray | None:
-    """The kept cells' per-image test correctness (points, seeds, images), a diverged run all wrong;
-    None unless every kept run stored it for one test split of the same size."""
-    if "test_correct" not in g.columns or where.size == 0:
-        return None
-    cells = g.iloc[where.ravel()]
-    sizes = cells["test_size"] if "test_size" in cells.columns else pd.Series(np.nan, cells.index)
-    stored = cells["test_correct"] != ""
-    m = set(sizes[stored].dropna().astype(int))
-    if len(m) != 1 or not (stored | cells["diverged"]).all() or (m := m.pop()) < 2:
-        return None
-    try:
-        bits = [np.unpackbits(np.frombuffer(bytes.fromhex(h), np.uint8))[:m] if ok else np.zeros(m, np.uint8)
-                for h, ok in zip(cells["test_correct"], stored & ~cells["diverged"])]
-    except ValueError:
-        return None
-    if any(len(b) != m for b in bits):
-        return None
-    return np.stack(bits).reshape(where.shape + (m,))
-
-
-def _claimed(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Claim on test when the budget's trials stored it (rows without it are left out), else validation."""
-    if g["test"].notna().any():
-        return g[g["test"].notna()].assign(claim=g["test"]), "test"
-    return g.assign(claim=g["val"]), "validation (no test accuracy was stored)"
-
-
-def _budget(label: str, g: pd.DataFrame, alpha: float, margin: float) -> BudgetVerdict:
-    g, metric = _claimed(g)
-    labels, ends, val, test, where = _blocks(g)
+def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: float) -> BudgetVerdict:
+    """One budget's segments comparison at level alpha (margin in points) on its claimed rows `g`."""
+    labels, ends, val, test, where = blocks(g)
     n_inter, n_end = int((~ends).sum()), int(ends.sum())
     cost = float(g["macs"].median()) if g["macs"].notna().any() else None
     counts = dict(n_intermediate=n_inter, n_ends=n_end, cost=cost)
@@ -254,64 +119,68 @@ def _budget(label: str, g: pd.DataFrame, alpha: float, margin: float) -> BudgetV
         return BudgetVerdict(label, NO_DATA, text.no_comparison(label, n_inter, n_end), **counts)
     if val.shape[1] == 0:
         return BudgetVerdict(label, OUTCOMES[OPEN], text.no_blocks(label), metric=metric, **counts)
-    correct = _correct(g, where) if metric == "test" else None
+    correct = correct_bits(g, where) if metric == "test" else None
     images = 0 if correct is None else correct.shape[-1]
-    cmp = compare(100 * val, 100 * test, ends, alpha=alpha, margin=100 * margin,
+    cmp = compare(100 * val, 100 * test, ends, alpha=alpha, margin=margin,
                   image_var=None if correct is None else 1e4 * image_variance(correct))
     i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
     n, sd, df = test.shape[1], float(cmp.sd), float(cmp.df) if np.isfinite(cmp.df) else 0.0
+    code = int(cmp.outcome)
+    needed = seeds_needed(sd, alpha, margin, n_inter) if code == OPEN and math.isfinite(sd) else None
     r = dict(
         intermediate=str(labels[i]), end=str(labels[e]), difference=float(cmp.difference),
         ci_low=float(cmp.low), ci_high=float(cmp.high), eq_low=float(cmp.eq_low), eq_high=float(cmp.eq_high),
         mde=float(detectable(sd, n, df, alpha, n_inter)), mde_end=float(detectable(sd, n, df, alpha, n_end)),
         intermediate_accuracy=100 * float(test[i].mean()), end_accuracy=100 * float(test[e].mean()),
         n_seeds=n, sd=sd, df=int(df), level=alpha, metric=metric, images=images,
-        n_diverged=int(g["diverged"].to_numpy()[where.ravel()].sum()),
+        n_diverged=int(g["diverged"].to_numpy()[where.ravel()].sum()), seeds_needed=needed,
+        settle=text.settle(needed, MOST_SEEDS) if code == OPEN and math.isfinite(sd) else "",
     )
-    code = int(cmp.outcome)
-    summary = text.budget_summary(label, code, {**r, **counts, "margin": 100 * margin, "end_names": labels[ends]})
+    summary = text.budget_summary(label, code, {**r, **counts, "margin": margin, "end_names": labels[ends]})
     r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
     return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(cmp.low, cmp.high), **counts, **r)
 
 
-def _comparable(c: pd.DataFrame) -> int:
-    """How many budgets have both an intermediate point and an end: alpha is split over them."""
-    codes, _ = pd.factorize(c["budget_label"])
-    ends = np.bincount(codes, weights=c["is_end"].to_numpy(float))
-    return int(((ends > 0) & (ends < np.bincount(codes))).sum())
+def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float) -> dict | None:
+    """Can this budget settle by its seed cap? Judged on its seed spread alone (the residuals of its
+    first look's point x seed table: no effect enters), so dropping it keeps every claim's level valid.
+    A dict saying why not (spread, projected detectable difference, cap, what would settle it), else None."""
+    labels, ends, _, test, _ = blocks(g)
+    first = looks[0] if looks else test.shape[1]
+    if ends.all() or not ends.any() or test.shape[1] < max(first, 2):
+        return None
+    cap, m = (looks[-1] if looks else test.shape[1]), int((~ends).sum())
+    if not cannot_settle(100 * test[:, :first], cap, alpha, m, margin):
+        return None
+    sd = float(residual_sd(100 * test[:, :first]))
+    projected = float(projected_mde(sd, cap, alpha, m))
+    needed = seeds_needed(sd, alpha, margin, m)
+    return {"spread": sd, "projected": projected, "cap": cap, "factor": DESCRIPTIVE_FACTOR, "margin": margin,
+            "seeds_needed": needed, "settle": text.settle(needed, MOST_SEEDS)}
+
+
+def _descriptive(b: BudgetVerdict, why: dict) -> BudgetVerdict:
+    """A budget drawn without a claim: its estimate stays, its interval and level go."""
+    if b.outcome == NO_DATA:
+        return b
+    return replace(b, outcome=DESCRIPTIVE, summary=text.descriptive_summary(b.budget_label, why), ci_low=None,
+                   ci_high=None, eq_low=None, eq_high=None, level=None, rules_out="",
+                   mde=why.get("projected", b.mde), projected_mde=why.get("projected"),
+                   seeds_needed=why.get("seeds_needed"), settle=why.get("settle", ""))
 
 
 def _overall(budgets: tuple[BudgetVerdict, ...]) -> tuple[str, list[str]]:
-    outcomes = [b.outcome for b in budgets if b.outcome != NO_DATA]
+    outcomes = [b.outcome for b in budgets if b.outcome not in (NO_DATA, DESCRIPTIVE)]
     if not outcomes:
-        return NO_DATA, outcomes
+        return (OUTCOMES[OPEN] if any(b.outcome == DESCRIPTIVE for b in budgets) else NO_DATA), outcomes
     return (outcomes[0] if len(set(outcomes)) == 1 else "mixed"), outcomes
 
 
-# -------------------------------------------------------------------------------------------------
-# the front
-
-
-def _means(codes: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Mean of the finite values of `x` per code (NaN where none)."""
-    ok = np.isfinite(x)
-    with np.errstate(invalid="ignore"):
-        return np.bincount(codes[ok], x[ok], codes.max() + 1) / np.bincount(codes[ok], None, codes.max() + 1)
-
-
-def _point_means(c: pd.DataFrame) -> pd.DataFrame:
-    """One row per point: mean test (else validation) accuracy and validation accuracy in points, MACs, seeds."""
-    codes, _ = pd.factorize(c["budget_label"] + "\x1f" + c["point"], sort=True)
-    first = np.unique(codes, return_index=True)[1]
-    out = c.iloc[first][["budget_label", "point", "position", "is_end", *(["key"] if "key" in c else [])]]
-    out = out.rename(columns={"point": "label", "key": "point"}).reset_index(drop=True)
-    test, val = 100 * _means(codes, c["test"].to_numpy()), 100 * _means(codes, c["val"].to_numpy())
-    out["accuracy"], out["validation"] = np.where(np.isfinite(test), test, val), val
-    out["macs"] = _means(codes, c["macs"].to_numpy())
-    out["n_seeds"] = np.bincount(codes[np.unique(np.c_[codes, c["seed"]], axis=0, return_index=True)[1]])
-    out["n_diverged"] = np.bincount(codes, c["diverged"].to_numpy(float), codes.max() + 1).astype(int)
-    out["region"] = np.where(out["is_end"], out["position"].where(out["position"].isin(ENDS), "end"), "intermediate")
-    return out.drop(columns="is_end")
+def _advice(budgets) -> str:
+    """What would settle the unresolved budgets: seeds, more epochs, or either (see each budget)."""
+    ways = {b.settle == text.EPOCHS for b in budgets if b.outcome == OUTCOMES[OPEN] and b.settle}
+    return text.EPOCHS if ways == {True} else "more seeds" if ways != {True, False} else (
+        "more seeds or more epochs (see each budget)")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -323,6 +192,32 @@ def _empty(margin: float, alpha: float, looks, n: int) -> Verdict:
     return Verdict(NO_DATA, msg, msg, "", margin=100 * margin, alpha=alpha, looks=looks, n_completed=n)
 
 
+def _space(c: pd.DataFrame) -> str:
+    spaces = set(c["space"]) - {""} if "space" in c.columns else set()
+    return spaces.pop() if len(spaces) == 1 else ""
+
+
+def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: bool):
+    """Every budget and claim under one alpha: the claims the points support, less those of budgets
+    that cannot settle (or of an exploratory study), each at alpha / (claims x looks)."""
+    data = {str(b): claimed(g) for b, g in c.groupby("budget_label", sort=True)}
+    specs = claim_specs(point_table(c))
+    sides = c.groupby("budget_label")["is_end"].agg(["any", "all"])
+    comparable = [str(b) for b, r in sides.iterrows() if r["any"] and not r["all"]]
+    first = level(len(comparable) + len(specs), looks, alpha)  # as if every claim were kept: no data enters
+    why = {b: {"exploratory": True} if exploratory else _first_look(g, looks, first, margin)
+           for b, (g, _) in data.items()}
+    why = {b: w for b, w in why.items() if w is not None}
+    specs = [s for s in specs if s.budget_label not in why]
+    a = level(len([b for b in comparable if b not in why]) + len(specs), looks, alpha)
+    budgets = tuple(_budget(b, g, m, a, margin) for b, (g, m) in data.items())
+    budgets = tuple(_descriptive(x, why[x.budget_label]) if x.budget_label in why else x for x in budgets)
+    claims = [segments_claim(x) for x in budgets if x.outcome not in (NO_DATA, DESCRIPTIVE)]
+    claims += [evaluate(s, data[s.budget_label][0], alpha=a, margin=margin, metric=data[s.budget_label][1])
+               for s in specs]
+    return budgets, tuple(claims)
+
+
 def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
             looks: tuple[int, ...] | None | str = SEED_PLAN) -> Verdict:
     """The study's verdict from its trials (raw or tidy). `margin`: a fraction (0.01 = 1 point).
@@ -332,23 +227,27 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     c = prepare(trials)
     if c.empty:
         return _empty(margin, alpha, looks, 0)
-    n_budgets = _comparable(c)
-    a = level(n_budgets, looks, alpha)
-    budgets = tuple(_budget(str(b), g, a, margin) for b, g in c.groupby("budget_label", sort=True))
+    space = _space(c)
+    exploratory = space in EXPLORATORY_SPACES
+    budgets, claims = _judge(c, looks, alpha, 100 * margin, exploratory)
     overall, outcomes = _overall(budgets)
-    head = text.headline(overall, outcomes)
-    points = _point_means(c)
+    n_descriptive = sum(b.outcome == DESCRIPTIVE for b in budgets)
+    head = text.headline(overall, outcomes, _advice(budgets), n_descriptive)
+    if exploratory:
+        head = text.EXPLORATORY + " " + head
+    points = point_means(c)
     front = pareto_front(points)
     n_inter = int((front["region"] == "intermediate").sum())
     sentence = text.front_sentence(len(front), n_inter) if c["macs"].notna().any() else text.front_sentence(0, 0)
-    images = sorted({b.images for b in budgets if b.outcome != NO_DATA})
-    method = text.method_sentence(100 * margin, alpha, looks, n_budgets, images)
+    images = sorted({x["images"] for x in claims})
+    counts = {q: sum(x["question"] == q for x in claims) for q in ("segments", "order", "nonlinearity", "interaction")}
+    method = text.method_sentence(100 * margin, alpha, looks, counts, images, n_descriptive)
     diverged = tuple({"budget_label": r.budget_label, "point": r.label, "diverged": int(r.n_diverged),
                       "runs": int(r.n_seeds)} for r in points[points["n_diverged"] > 0].itertuples())
     summary = " ".join([head, *(b.summary for b in budgets), text.diverged_sentence(diverged), sentence, method])
     return Verdict(overall, summary, head, method, budgets, front, sentence, 100 * margin, alpha,
                    tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups),
-                   diverged)
+                   diverged, claims, space, exploratory)
 
 
 def study_verdict(trials: pd.DataFrame, config: dict | None = None) -> Verdict:
@@ -372,5 +271,7 @@ def seeds_to_add(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int =
     budget (see reports.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid. Pass the
     same `looks` to both: LOOKS, or design_looks("auto", max_seeds) for more power under a low cap."""
     v = verdict(trials, margin=margin, alpha=alpha, looks=looks)
-    return {b.budget_label: next_seed_count(b.n_seeds, b.outcome != OUTCOMES[OPEN], max_seeds, looks) - b.n_seeds
+    open_ = {x["budget_label"] for x in v.claims if x["outcome"] == OUTCOMES[OPEN]}
+    return {b.budget_label: 0 if b.outcome == DESCRIPTIVE else
+            next_seed_count(b.n_seeds, b.budget_label not in open_, max_seeds, looks) - b.n_seeds
             for b in v.budgets if b.outcome != NO_DATA}

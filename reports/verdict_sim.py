@@ -12,9 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, compare, final_look, image_variance, level, plan
+from .contrast import cannot_settle
+from .stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, compare, final_look, image_variance, level, plan
 
-__all__ = ["Setting", "run", "false_claims", "BASE"]
+__all__ = ["Setting", "run", "false_claims", "BASE", "DESCRIPTIVE", "sequential"]
+
+DESCRIPTIVE = OPEN + 1  # outcome code of a budget drawn without a claim
 
 BASE = 80.0  # the points' accuracy (points) before their offsets
 MODES = ("fixed", "looks", "sequential")
@@ -43,6 +46,9 @@ class Setting:
     interaction: float = 0.0
     margin: float = 1.0
     better: int | None = None  # the index (among intermediates) of the truly better one, for power
+    budget_sds: tuple[float, ...] | None = None  # each budget's scale of the seed spreads (None: all 1)
+    descriptive: bool = True  # budgets whose first-look spread cannot settle by the cap spend no alpha
+    power_budget: int | None = None  # the budget whose finding counts as power (None: every budget)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -76,6 +82,8 @@ def _draw(s: Setting, sims: int, rng: np.random.Generator):
     p, n = len(s.means), s.seeds
     shape = (sims, s.budgets, p, n)
     sds = np.broadcast_to(np.asarray(s.sds, dtype=float), (p,))[:, None]
+    if s.budget_sds is not None:
+        sds = np.asarray(s.budget_sds, dtype=float)[:, None, None] * sds  # (budgets, points, 1)
     own = rng.normal(0.0, 1.0, shape) * sds + rng.normal(0.0, s.shared, (sims, s.budgets, 1, n))
     mu = BASE + np.asarray(s.means, dtype=float)[:, None]
     diverged = rng.random(shape) < np.broadcast_to(np.asarray(s.diverge, dtype=float), (p,))[:, None]
@@ -104,18 +112,33 @@ def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take_along_axis(x, idx[..., None], -1)[..., 0]
 
 
+def sequential(val, test, correct, ends, looks, at, margin: float, descriptive: bool = True, alpha: float = 0.05):
+    """(outcome, i_star, e_star, stop) per study and budget when each budget stops at its first settled
+    look among the seed counts `at`, alpha paid for `looks` (None: one look, a fixed design), as the
+    verdict does. With `descriptive`, a budget whose first look's spread cannot settle by the cap is
+    drawn (DESCRIPTIVE, stop 0) and the others split alpha among them."""
+    b, n = val.shape[-3], val.shape[-1]
+    first, cap = (looks[0], looks[-1]) if looks else (n, n)
+    desc = (cannot_settle(test[..., :first], cap, level(b, looks, alpha), int((~ends).sum()), margin)
+            if descriptive and n >= first else np.zeros(val.shape[:-2], dtype=bool))
+    kept = (~desc).sum(-1)
+    zero = np.zeros(val.shape[:-2], dtype=int)
+    out = (zero, zero, zero, zero)
+    for k in sorted(set(kept.ravel().tolist()) - {0}):
+        cs = [_look(val[..., :m], test[..., :m], None if correct is None else correct[..., :m, :], ends,
+                    level(k, looks, alpha), margin) for m in at]
+        stop, outcome = final_look(np.stack([c.outcome for c in cs], -1))
+        pick = lambda name: _take(np.stack([getattr(c, name) for c in cs], -1), stop)  # noqa: E731
+        r = (outcome, pick("i_star"), pick("e_star"), stop)
+        out = tuple(np.where((kept == k)[..., None], x, y) for x, y in zip(r, out))
+    return (np.where(desc, DESCRIPTIVE, out[0]), out[1], out[2], np.where(desc, 0, out[3]))
+
+
 def _study(s: Setting, val, test, correct):
     """(outcome, i_star, e_star) per study and budget under the setting's design."""
-    if s.mode != "sequential":
-        looks = None if s.mode == "fixed" else LOOKS
-        c = _look(val, test, correct, s.ends, level(s.budgets, looks), s.margin)
-        return c.outcome, c.i_star, c.e_star
-    steps = plan(s.seeds)
-    cs = [_look(val[..., :k], test[..., :k], None if correct is None else correct[..., :k, :], s.ends,
-                level(s.budgets, steps), s.margin) for k in steps]
-    stop, outcome = final_look(np.stack([c.outcome for c in cs], -1))
-    pick = lambda name: _take(np.stack([getattr(c, name) for c in cs], -1), stop)  # noqa: E731
-    return outcome, pick("i_star"), pick("e_star")
+    looks = plan(s.seeds) if s.mode == "sequential" else LOOKS if s.mode == "looks" else None
+    at = looks if s.mode == "sequential" else (s.seeds,)
+    return sequential(val, test, correct, s.ends, looks, at, s.margin, s.descriptive)[:3]
 
 
 def false_claims(outcome, i_star, e_star, truth, ends, margin: float) -> np.ndarray:
@@ -134,7 +157,8 @@ def run(s: Setting, sims: int, rng: np.random.Generator) -> tuple[np.ndarray, np
     val, test, correct = _draw(s, sims, rng)
     outcome, i_star, e_star = _study(s, val, test, correct)
     false = false_claims(outcome, i_star, e_star, s.truth(), s.ends, s.margin)
-    found = ((outcome == INTERMEDIATE) & (i_star == s.better)).all(-1) if s.better is not None else false & False
+    hit = (outcome == INTERMEDIATE) & (i_star == s.better)
+    found = (hit.all(-1) if s.power_budget is None else hit[..., s.power_budget]) if s.better is not None else false & False
     return false, found
 
 

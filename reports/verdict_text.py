@@ -9,7 +9,11 @@ import math
 from .stats import END, EQUIVALENT, INTERMEDIATE, OUTCOMES
 
 __all__ = ["rules_out", "budget_summary", "headline", "method_sentence", "front_sentence", "no_comparison", "no_blocks",
-           "diverged_sentence", "covers"]
+           "diverged_sentence", "covers", "claim_rules_out", "settle", "descriptive_summary", "EPOCHS", "EXPLORATORY"]
+
+EXPLORATORY = ("Exploratory: the points were sampled by a search that saw results, without complete seed "
+               "blocks, so every budget is drawn without a claim (confirm its front with --confirm DIR).")
+EPOCHS = "more epochs (a longer training lowers the seed spread)"
 
 
 def _n(x: float, sign: bool = True) -> str:
@@ -31,6 +35,33 @@ def rules_out(low: float, high: float) -> str:
     return f"{inter[0].upper()}{inter[1:]}; {end}."
 
 
+def claim_rules_out(low: float | None, high: float | None, better: str, worse: str) -> str:
+    """What a claim's interval [low, high] (positive: `better`) rules out, in words."""
+    if low is None or high is None:
+        return "Nothing is ruled out: the interval needs at least two seeds at every compared point."
+    up = f"'{better}' by more than {high:.2f} points" if high > 0 else f"'{better}' at all (by at least {-high:.2f})"
+    down = f"'{worse}' by more than {-low:.2f} points" if low < 0 else f"'{worse}' at all (by at least {low:.2f})"
+    return f"Rules out {up}, and {down}."
+
+
+def settle(needed: int | None, most: int) -> str:
+    """What would settle a budget at its own spread: that many seeds, or more epochs beyond `most`."""
+    if needed is None or needed > most:
+        return EPOCHS
+    return f"about {needed} seeds at every point (--seeds auto --max-seeds {needed})"
+
+
+def descriptive_summary(label: str, r: dict) -> str:
+    """A budget drawn without a claim: why (exploratory points, or a spread its seed cap cannot beat)."""
+    if r.get("exploratory"):
+        return (f"At {label}: descriptive (no claim, no alpha spent): the points were sampled, not planned in "
+                "complete seed blocks; confirm them with --confirm DIR.")
+    return (f"At {label}: descriptive (no claim, no alpha spent): at its first look the seed spread "
+            f"({r['spread']:.2f} points per run) projects a detectable difference of {r['projected']:.2f} points at "
+            f"its cap of {r['cap']} seeds, more than {r['factor']:g} times the ±{r['margin']:.2g}-point margin; "
+            f"what would settle it: {r['settle']}.")
+
+
 def budget_summary(label: str, code: int, r: dict) -> str:
     """One budget in two sentences: the compared pair, the difference, the interval, the outcome, power."""
     which = "the only end completed" if r["n_ends"] == 1 else f"the best of the {r['n_ends']} ends on validation"
@@ -49,7 +80,8 @@ def budget_summary(label: str, code: int, r: dict) -> str:
               if code in (INTERMEDIATE, END) and r["eq_low"] > -r["margin"] and r["eq_high"] < r["margin"] else "")
     return (f"{lead}; the best intermediate minus the best end lies in {_n(r['ci_low'])} to {_n(r['ci_high'])} "
             f"points ({conf}): {OUTCOMES[code]}, {words}{within}. A true intermediate "
-            f"advantage of {_n(r['mde'], False)} points would be detected with 80% power.")
+            f"advantage of {_n(r['mde'], False)} points would be detected with 80% power."
+            + (f" What would settle it: {r['settle']}." if code not in (INTERMEDIATE, END, EQUIVALENT) else ""))
 
 
 def _ends(names) -> str:
@@ -69,11 +101,20 @@ def no_blocks(label: str) -> str:
     return f"At {label}: not resolved: no seed has completed at every compared point yet."
 
 
-def headline(overall: str, outcomes: list[str]) -> str:
-    """The overall sentence from the per-budget outcomes (those with data)."""
+def headline(overall: str, outcomes: list[str], advice: str = "more seeds", descriptive: int = 0) -> str:
+    """The overall sentence from the per-budget outcomes (those with data and a claim); `advice`: what
+    would settle the unresolved ones; `descriptive`: budgets drawn without a claim."""
     k = len(outcomes)
+    if k == 0 and descriptive:
+        return (f"Descriptive only: {_plural(descriptive, 'matched budget')} drawn without a claim "
+                "(no alpha spent); see each budget for why and what would settle it.")
     if k == 0:
         return "No data: no matched budget has both an intermediate point and an end completed."
+    tail = f" {_plural(descriptive, 'more budget')} drawn descriptive, without a claim." if descriptive else ""
+    return _headline(overall, outcomes, advice, k) + tail
+
+
+def _headline(overall: str, outcomes: list[str], advice: str, k: int) -> str:
     where = f"at {'every one' if k > 1 else 'the one'} of the {_plural(k, 'matched budget')}"
     if overall == OUTCOMES[INTERMEDIATE]:
         return f"Intermediate better {where}: an intermediate point beats every end compared."
@@ -82,7 +123,7 @@ def headline(overall: str, outcomes: list[str]) -> str:
     if overall == OUTCOMES[EQUIVALENT]:
         return f"No practical difference {where}: the best intermediate and the best end are within the margin."
     if overall == "not resolved":
-        return f"Not resolved {where}: more seeds would be needed to tell."
+        return f"Not resolved {where}: {advice} would be needed to tell."
     counts = {o: outcomes.count(o) for o in OUTCOMES if o in outcomes}
     return "Mixed: " + ", ".join(f"{o} at {n}" for o, n in counts.items()) + f" of the {_plural(k, 'matched budget')}."
 
@@ -101,8 +142,16 @@ def diverged_sentence(diverged) -> str:
     return ("Diverged runs count as accuracy 0 (an unusable model), never as missing: " + "; ".join(parts) + ".")
 
 
-def method_sentence(margin: float, alpha: float, looks, n_budgets: int, images=()) -> str:
-    """The method in one sentence."""
+def _claim_counts(counts: dict) -> str:
+    """'the 2 segments claims, 10 order claims and 4 interaction claims'."""
+    parts = [f"{n} {q} claim{'' if n == 1 else 's'}" for q, n in counts.items() if n]
+    if not parts:
+        return "no claim"
+    return "the " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+
+
+def method_sentence(margin: float, alpha: float, looks, counts: dict, images=(), descriptive: int = 0) -> str:
+    """The method in one sentence; `counts`: claims per question (segments: one per budget with a claim)."""
     seq = (f", and over the planned looks at {', '.join(map(str, looks))} seeds (so adding seeds while looking "
            "stays valid)") if looks else ", at the one look of a seed count fixed in advance"
     img = [i for i in images if i]
@@ -110,12 +159,16 @@ def method_sentence(margin: float, alpha: float, looks, n_budgets: int, images=(
            "pair's spread agrees with the other points'")
     var += (" (F test), plus the sampling of the test images where per-image results were stored"
             if img else " (F test); the test images are not resampled: no per-image results were stored")
+    other = "" if sum(counts.values()) == counts.get("segments", 0) else (
+        "; every other claim is one pre-specified seed-paired contrast with its own variance")
+    skip = (f"; {_plural(descriptive, 'budget')} whose seed spread cannot settle by its cap (judged on the spread "
+            "alone, never the effects) spend no alpha") if descriptive else ""
     return (f"Per matched budget the intermediate point and the end to compare are chosen on validation accuracy "
             f"and the claim is made on test accuracy from Student-t bounds on the differences, {var}; "
             f"Bonferroni-corrected over the candidates (each claim must hold against every "
-            f"point of the other side), over the {_plural(n_budgets, 'budget')}{seq}, with 'no practical "
-            f"difference' meaning within a ±{margin:.2g}-point margin by two one-sided tests, so the chance of any false "
-            f"claim in the study is at most {100 * alpha:.0f}%.")
+            f"point of the other side){other}; alpha is split equally over {_claim_counts(counts)}{skip}{seq}, "
+            f"with 'no practical difference' meaning within a ±{margin:.2g}-point margin by two one-sided tests, so "
+            f"the chance of any false claim in the study is at most {100 * alpha:.0f}%.")
 
 
 def front_sentence(n_front: int, n_inter: int) -> str:

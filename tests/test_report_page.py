@@ -14,7 +14,7 @@ from markupsafe import escape
 import reports
 import reports.__main__ as reports_main
 from reports import record
-from reports.mask import mask_secrets
+from common.mask import mask_secrets
 from reports.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def test_compare_and_index(tmp_path):
     html = out.read_text(encoding="utf-8")
     assert html.count("plotly.js v") == 1
     assert html.count('class="plotly-graph-div"') == 6 + 7  # segments: 6 figures + 1 note; joint: 7
-    assert 'href="segments/report.html"' in html and "intermediate better" in html and "end better" in html
+    assert 'href="segments/report.html"' in html and "intermediate better" in html and "Exploratory" in html
     idx = reports.write_index(runs)
     text = idx.read_text(encoding="utf-8")
     assert idx == runs / "index.html"

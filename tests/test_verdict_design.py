@@ -135,5 +135,7 @@ def test_verdict_json_and_the_report_are_one_verdict(tmp_path, plan_text, margin
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert saved["margin"] == margin and saved["looks"] == (list(plan(8)) if plan_text != "fixed" else None)
     for b in saved["budgets"]:
-        assert f"{b['ci_low']:+.2f} to {b['ci_high']:+.2f}" in page
+        shown = "descriptive" if b["outcome"] == "descriptive" else f"{b['ci_low']:+.2f} to {b['ci_high']:+.2f}"
+        assert shown in page
     assert [b["ci_low"] for b in saved["budgets"]] == [b.ci_low for b in v.budgets]
+    assert saved["claims"] == json.loads(json.dumps(v.to_json()))["claims"]

@@ -1,0 +1,144 @@
+"""The questions besides "segments": which pre-specified contrasts a study's points support, and each one
+tested (reports.contrast) into a claim dict (contract 10).
+
+    specs = claim_specs(point_table(c))             # c: reports.verdict_data.prepare(trials)
+    claim = evaluate(specs[0], g, alpha=..., margin=1.0)   # g: that budget's claimed rows
+
+- order: at each segment count and budget where both orders were trained, spatial first minus pointwise first;
+- nonlinearity: at each segment count and budget, each activation other than none, minus none;
+- interaction: per activation and budget, (activation - none at the regular end) - (activation - none at
+  the depthwise end): the paper's section 4.7 predicts it positive.
+Which of them a study answers follows from its points alone, never from their results.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import verdict_text as text
+from .contrast import contrast_image_variance, contrast_test, detectable_se
+from .verdict_data import VARIANTS, cells, correct_bits
+
+__all__ = ["ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
+
+QUESTIONS = ("segments", "order", "nonlinearity", "interaction")
+WORDS = {  # outcome words per question, in stats.OUTCOMES order: positive, negative, within margin, open
+    "segments": ("intermediate better", "end better", "no practical difference", "not resolved"),
+    "order": ("spatial first better", "pointwise first better", "no practical difference", "not resolved"),
+    "nonlinearity": ("activation better", "none better", "no practical difference", "not resolved"),
+    "interaction": ("as predicted", "opposite", "no practical difference", "not resolved"),
+}
+ORDERS = ("spatial_first", "pointwise_first")
+IDENTITY = ("position", *VARIANTS, "base_width")  # what identifies a point within a budget
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One pre-specified contrast: sum of weights x the points' true test accuracies, at one budget."""
+
+    question: str
+    budget_label: str
+    subject: str
+    points: tuple[str, ...]
+    weights: tuple[float, ...]
+
+
+def point_table(c: pd.DataFrame) -> pd.DataFrame:
+    """One row per (budget, point) of the prepared trials: its label and identifying fields as text,
+    with `end` = "regular", "depthwise" or "" (the ends by position, else by segment count)."""
+    cols = [k for k in IDENTITY if k in c.columns]
+    t = c.drop_duplicates(["budget_label", "point"])[["budget_label", "point", "is_end", "segments", *cols]].copy()
+    for k in cols:
+        t[k] = t[k].astype("Int64").astype(str) if k == "base_width" else t[k].astype(str)
+    regular = (t["position"] == "regular") | (t["is_end"] & (t["segments"] == 1))
+    t["end"] = np.where(regular, "regular", np.where(t["is_end"], "depthwise", ""))
+    return t.sort_values(["budget_label", "segments", *cols], kind="stable").reset_index(drop=True)
+
+
+def _others(t: pd.DataFrame, *compared: str) -> list[str]:
+    """Identifying fields besides `compared` that vary within a budget: a subject names them."""
+    return [k for k in IDENTITY if k in t.columns and k not in compared and k != "position"
+            and t.groupby("budget_label")[k].nunique().max() > 1]
+
+
+def _where(row, fields: list[str]) -> str:
+    return " · ".join([row["position"], *(str(row[k]) for k in fields)])
+
+
+def _pairs(t: pd.DataFrame, axis: str, first: str, seconds) -> list[tuple]:
+    """(group key row, point of `first`, point of `second`, second) for every group of points equal but
+    for `axis` where both values were trained."""
+    keys = ["budget_label", *(k for k in IDENTITY if k in t.columns and k != axis)]
+    out = []
+    for _, g in t.groupby(keys, sort=False):
+        by = dict(zip(g[axis], g["point"]))
+        out += [(g.iloc[0], by[first], by[s], s) for s in seconds(by) if first in by and s in by and s != first]
+    return out
+
+
+def claim_specs(t: pd.DataFrame) -> list[ClaimSpec]:
+    """Every order, nonlinearity and interaction contrast the points support, in that order."""
+    specs = []
+    if "order" in t.columns:
+        other = _others(t, "order")
+        specs += [ClaimSpec("order", r["budget_label"], f"spatial first vs pointwise first at {_where(r, other)}",
+                            (a, b), (1.0, -1.0)) for r, a, b, _ in _pairs(t, "order", ORDERS[0], lambda by: ORDERS[1:])]
+    if "activation" not in t.columns:
+        return specs
+    other = _others(t, "activation")
+    pairs = [(r, none, act, a) for r, none, act, a in _pairs(t, "activation", "none", lambda by: sorted(by))]
+    specs += [ClaimSpec("nonlinearity", r["budget_label"], f"{a} vs none at {_where(r, other)}", (act, none), (1.0, -1.0))
+              for r, none, act, a in pairs]
+    ends = {(r["budget_label"], r["end"], a, *(r[k] for k in other)): (act, none) for r, none, act, a in pairs if r["end"]}
+    for (budget, end, a, *more), (act, none) in sorted(ends.items()):
+        far = ends.get((budget, "depthwise", a, *more))
+        if end == "regular" and far:
+            extra = "".join(f" · {v}" for v in more)
+            specs.append(ClaimSpec("interaction", budget, f"{a} vs none, regular minus depthwise{extra}",
+                                   (act, none, *far), (1.0, -1.0, -1.0, 1.0)))
+    return specs
+
+
+def _nan_none(x) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, metric: str = "test") -> dict:
+    """The claim dict of one contrast at level alpha (two-sided; TOST at alpha), margin in points;
+    `g`: the budget's rows with the claimed accuracy in `claim`."""
+    test, where = cells(g, spec.points)
+    n = test.shape[1]
+    correct = correct_bits(g, where) if metric == "test" and n > 1 else None
+    image_var = None if correct is None else 1e4 * contrast_image_variance(correct, spec.weights)
+    r = contrast_test(100 * test, spec.weights, alpha=alpha, margin=margin, image_var=image_var)
+    se, df = float(r.se), float(r.df)
+    ok = n > 1 and math.isfinite(se) and df >= 1
+    mde = detectable_se(se, df, alpha) if ok else None
+    words = WORDS[spec.question]
+    low, high = _nan_none(r.low), _nan_none(r.high)
+    return {
+        "question": spec.question, "budget_label": spec.budget_label, "subject": spec.subject,
+        "outcome": words[int(r.outcome)] if ok else words[3],
+        "difference": _nan_none(r.difference) if n else None, "ci_low": low, "ci_high": high,
+        "mde": _nan_none(mde), "eq_low": _nan_none(r.eq_low), "eq_high": _nan_none(r.eq_high),
+        "level": alpha, "n_seeds": int(n), "df": int(df) if ok else 0, "se": _nan_none(se),
+        "images": 0 if correct is None else int(correct.shape[-1]), "metric": metric,
+        "n_diverged": int(g["diverged"].to_numpy()[where.ravel()].sum()) if n else 0,
+        "points": list(spec.points), "weights": list(spec.weights),
+        "rules_out": text.claim_rules_out(low, high, words[0], words[1]),
+    }
+
+
+def segments_claim(b) -> dict:
+    """A budget's segments comparison (a BudgetVerdict) as a claim."""
+    return {
+        "question": "segments", "budget_label": b.budget_label, "subject": f"{b.intermediate} vs {b.end}",
+        "outcome": b.outcome, "difference": b.difference, "ci_low": b.ci_low, "ci_high": b.ci_high, "mde": b.mde,
+        "eq_low": b.eq_low, "eq_high": b.eq_high, "level": b.level, "n_seeds": b.n_seeds, "df": b.df,
+        "se": None if b.sd is None or not b.n_seeds else b.sd * math.sqrt(2 / b.n_seeds), "images": b.images,
+        "metric": b.metric, "n_diverged": b.n_diverged, "points": [b.intermediate, b.end], "weights": [1.0, -1.0],
+        "rules_out": b.rules_out,
+    }
