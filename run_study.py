@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from vocabulary.cli import OneLineParser, UsageError
+from common.cli import OneLineParser, UsageError
 from studies.config import StudyConfig, flag_options
 
 INTERRUPTED = "interrupted; finished trials are stored, rerun the same command to resume"
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     if isinstance(config, str):
         print(config)
         return 0
-    from reports.mask import mask_secrets
+    from common.mask import mask_secrets
     from studies.runner import one_line, run
 
     try:

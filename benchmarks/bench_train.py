@@ -4,7 +4,7 @@ CPU paths side by side in one run, single-threaded like a study worker on a CPU.
     python benchmarks/bench_train.py [--repeats 9] [--threads 1] [--batch-size 128] [--json FILE]
 
 Paths, each in its own process (the heap setting is per process and cannot be undone):
-  old     the loop before issue 11: NCHW, AdamW's per-parameter loop, a host sync on the loss every step;
+  old     a plain loop: NCHW, AdamW's per-parameter loop, a host sync on the loss every step;
   format  channels_last, fused AdamW, no sync per step (`studies.train` before grouped merging);
   new     what a study worker runs on a CPU: `format` in a process set up by `studies.process.configure_worker`
           (freed memory kept in the heap) and grouped convolutions merged where faster (studies/group_merge.py).
@@ -14,7 +14,7 @@ between points (goal b) are as side by side as those between paths. Each repeat 
 single steps timed by `kernels.timer.measure`; each time is the fastest repeat (as timeit advises: slower
 ones measure what else the machine ran), with the median repeat in the JSON too.
 
-Goals (issue 11), printed PASS/MISS, never asserted:
+Goals, printed PASS/MISS, never asserted:
   (a) the summed step time over all points (a proxy of the study's training time) >= 1.8x lower than old;
   (b) at each budget no point's new step more than 2x the regular end's.
 """
@@ -33,7 +33,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kernels.environment import environment  # noqa: E402
+from common.environment import environment  # noqa: E402
 from kernels.timer import measure  # noqa: E402
 from spectrum import build_network  # noqa: E402
 from studies import train  # noqa: E402
@@ -51,7 +51,7 @@ STEPS_PER_REPEAT = 3  # single timed steps, their median the repeat's time
 
 
 def old_step(spec, x, y):
-    """Today's CPU step before issue 11: NCHW, AdamW's per-parameter loop, `isfinite` synced every step."""
+    """The plain CPU step: NCHW, AdamW's per-parameter loop, `isfinite` synced every step."""
     torch.manual_seed(0)
     model = build_network(spec).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4, foreach=False)

@@ -18,7 +18,7 @@ Run the GPU benchmark with ``python -m kernels.bench`` (see ``kernels.bench``).
 
 Inside: ``kernels.algorithms`` (the table of kernel algorithms: group widths served, launchers),
 one file per Triton kernel with its launcher, ``kernels.launch`` and ``kernels._util`` (launcher
-code they share), ``kernels.environment`` (the environment record of every measurement).
+code they share), ``kernels.timer`` (the one timer: do_bench on a GPU, torch.utils.benchmark on a CPU).
 """
 
 from .grouped_conv import GROUPED_CONV_OP, grouped_conv2d, triton_available

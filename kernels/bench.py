@@ -25,7 +25,7 @@ fraction  max(FLOPs / peak_FLOPs, bytes / peak_BW) / time  and the bandwidth fra
 (bytes / peak_BW) / time, with peaks measured in the same run (a large matmul per precision for
 compute, a large device copy for bandwidth), and the speedup against cuDNN.
 
-Output: ``<out>/kernels_<device>_<date>.json`` (environment record of ``kernels.environment``, peaks,
+Output: ``<out>/kernels_<device>_<date>.json`` (environment record of ``common.environment``, peaks,
 rows, goal checks) and a printed table, then the issue-7 goal checks as PASS/MISS lines (the goals
 and the table format: ``kernels.bench_goals``).
 
@@ -49,7 +49,7 @@ from pathlib import Path
 
 from .algorithms import TABLE
 from .bench_goals import PRECISIONS, format_checks, format_table, goal_checks
-from .environment import environment
+from common.environment import environment
 from .timer import measure
 
 NO_GPU_LINE = "kernels.bench needs a CUDA GPU (none found)"

@@ -50,7 +50,7 @@ def pixel_coords(offs, OH, OW, NB_INT64: tl.constexpr):
     """Output-pixel indices ``offs`` = (batch, oh, ow) flattened -> (nb, oh, ow).
 
     ``NB_INT64``: nb comes as int64 (else int32; cast it where it scales a stride). Either way the
-    same arithmetic; the flag keeps each kernel's instruction order as it was."""
+    same arithmetic; the flag keeps int32 kernels free of 64-bit index math."""
     ow = offs % OW
     t = offs // OW
     oh = t % OH

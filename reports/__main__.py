@@ -19,7 +19,7 @@ def _usage_error(message: str) -> int:
 
 
 def main(argv=None) -> int:
-    from vocabulary.cli import OneLineParser
+    from common.cli import OneLineParser
 
     p = OneLineParser(prog=PROG, usage=f"{PROG} DIR [DIR ...] [--out FILE]", description=__doc__.split("\n\n", 1)[1],
                       formatter_class=argparse.RawDescriptionHelpFormatter)

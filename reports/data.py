@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocabulary import si_count
+from common.vocabulary import si_count
 
 from . import points, record
 
@@ -257,7 +257,7 @@ def missing_reason(df: pd.DataFrame, col: str, what: str | None = None) -> str |
     """Why `col` cannot be plotted, or None when some completed trial has a value."""
     what = what or col
     if col in df.attrs.get("missing_columns", ()):
-        return f"trials.csv has no `{col}` column (an older study?), so there is no {what} to plot."
+        return f"trials.csv has no `{col}` column , so there is no {what} to plot."
     c = completed(df)
     if c.empty:
         return "No completed trial with an accuracy yet, so there is nothing to plot."

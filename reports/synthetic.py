@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocabulary import ACTIVATION_NAMES as ACTIVATIONS
-from vocabulary import ORDERS, position_label
+from common.vocabulary import ACTIVATION_NAMES as ACTIVATIONS
+from common.vocabulary import ORDERS, position_label
 
 from . import record
 from .data import write_trial_tables

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vocabulary import ACTIVATION_NAMES, BACKENDS, ORDERS, check_one_of, check_positive
-from vocabulary import divisors as segment_choices
+from common.vocabulary import ACTIVATION_NAMES, BACKENDS, ORDERS, check_one_of, check_positive
+from common.vocabulary import divisors as segment_choices
 
 # the module of each intermediate nonlinearity between the two steps
 ACTIVATIONS = dict(zip(ACTIVATION_NAMES, (nn.Identity, nn.ReLU, nn.ELU, nn.GELU, nn.SiLU, nn.LeakyReLU)))

@@ -2,11 +2,11 @@
 
 - counting (spectrum.counting): `count`, `count_spec`, `Counts` (params, MACs, activations; fvcore, one trace)
 - measuring (spectrum.timing, spectrum.memory): `latency`, `peak_memory`
-- where (spectrum.devices): `resolve_device`, `environment` (the record of kernels.environment)
+- where (spectrum.devices): `resolve_device`, `environment` (the record of common.environment)
 - here: `spectrum_points` (a network at every position) and `cost_table` (one row per point), and the CLI.
 
 `python -m spectrum.cost --net NAME --points all --out DIR [--latency]` writes DIR/cost.csv and DIR/cost.json
-(contract 7 of the design). On a CPU shared with other processes, `--threads 1` often counts faster: a batch-1
+(one row per spectrum point). On a CPU shared with other processes, `--threads 1` often counts faster: a batch-1
 trace is many small ops, and OpenMP threads that wait for a descheduled sibling lose more than they gain.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from vocabulary.cli import OneLineParser, positive_int
+from common.cli import OneLineParser, positive_int
 from .counting import BREAKDOWN_COLUMNS, GROUPED_CONV_OP, MEMORY_FORMATS, SKIPPED_OPS, Counts, count, count_spec
 from .devices import device_label, environment, resolve_device
 from .memory import peak_memory

@@ -1,11 +1,11 @@
 """Where a measurement runs: the device (`resolve_device`), the environment record (`environment`, from
-kernels.environment, the one record of the project) and the argument checks counting and measuring share."""
+common.environment, the one record of the project) and the argument checks counting and measuring share."""
 from __future__ import annotations
 
 import torch
 
-from kernels.environment import device_label
-from kernels.environment import environment as _environment
+from common.environment import device_label
+from common.environment import environment as _environment
 
 __all__ = ["check_choice", "check_input_shape", "check_positive_int", "device_label", "environment",
            "resolve_device"]
@@ -57,6 +57,6 @@ def resolve_device(name="auto") -> torch.device:
 
 
 def environment(device="cpu", argv=None) -> dict:
-    """Where a measurement was taken (see kernels.environment): device, versions, threads, platform, git commit,
+    """Where a measurement was taken (see common.environment): device, versions, threads, platform, git commit,
     ISO date (UTC); with `argv`, the command. An absent device is a ValueError, as in `resolve_device`."""
     return _environment(resolve_device(device), argv)

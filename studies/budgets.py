@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vocabulary import si_count
+from common.vocabulary import si_count
 
 from .spaces import ORDERS, Point, divisors, intermediate, network_for
 

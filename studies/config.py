@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from vocabulary import BACKENDS, check_one_of, check_positive
+from common.vocabulary import BACKENDS, check_one_of, check_positive
 
 from .spaces import SPACES
 
@@ -133,7 +133,7 @@ class StudyConfig:
 
     def to_json(self) -> dict:
         """The settings as written to config.json: a password in a storage URL or the command is masked."""
-        from reports.mask import mask_secrets
+        from common.mask import mask_secrets
 
         data = asdict(self)
         data["out"] = str(self.folder)

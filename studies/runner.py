@@ -129,7 +129,7 @@ def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
 
 def run(config) -> Summary:
     """Open or resume the study, train what is missing, write trials.csv, config.json and report.html."""
-    from kernels.environment import environment
+    from common.environment import environment
     from spectrum import cost
 
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from reports.mask import mask_secrets
+from common.mask import mask_secrets
 
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 30.0

@@ -18,12 +18,8 @@ data), but channels_last BatchNorm sums in a less precise order; on MNIST, where
 have a large mean, a forward value moves by 1e-4, a max-pool window then and again picks another
 element, and a gradient moves by up to 1e-2. Trajectories part after a few AdamW steps (as they do
 between AdamW's loop and fused forms in NCHW); accuracies over seeds are the same (tests/test_train.py
-checks a tiny network against the old path to the digit).
-
-Tried and not kept: torch.compile (161 s to compile one point on this 2-core CPU, and its step was
-slower than eager, 664 vs 558 ms); converting the whole dataset to channels_last once (a gather from
-it saves 0.5 ms a CIFAR batch against a 100+ ms step; MNIST's one channel needs no conversion);
-a per-position batch size (it would change what is compared).
+checks a tiny network against the NCHW path to the digit). docs/ARCHITECTURE.md lists what was measured
+and not used (torch.compile, a channels_last dataset, a batch size per position).
 """
 from __future__ import annotations
 

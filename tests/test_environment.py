@@ -1,9 +1,9 @@
-"""The environment record of every measurement (kernels.environment): keys, the command, git state."""
+"""The environment record of every measurement (common.environment): keys, the command, git state."""
 import subprocess
 
 import torch
 
-from kernels.environment import environment, git_state
+from common.environment import environment, git_state
 
 
 def test_git_dirty_counts_code_changes_not_result_files(tmp_path):

@@ -1,7 +1,7 @@
 """The project's words: position labels both ways, G/M/k counts, and checks that name the value and what is allowed."""
 import pytest
 
-from vocabulary import check_one_of, check_positive, divisors, position_label, segments_of, si_count
+from common.vocabulary import check_one_of, check_positive, divisors, position_label, segments_of, si_count
 
 
 def test_position_labels_name_the_ends_and_parse_back_at_a_base_width():

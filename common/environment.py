@@ -11,8 +11,8 @@ One record for every measurement of the project (``python -m kernels.bench`` and
 * with ``argv`` (the command line as a list) also ``command``, its words joined by spaces.
 
 ``device`` is a ``torch.device`` or a string (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``).
-Part of ``kernels`` (which stands alone): imports torch, never spectrum, studies or reports, and
-not Triton itself (its version is read from the installed distribution).
+Imports torch only when called (so the package imports without it), never spectrum, studies or reports,
+and not Triton itself (its version is read from the installed distribution).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import os
 import platform
 import subprocess
 
-import torch
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,8 +38,10 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def device_label(device: torch.device) -> str:
+def device_label(device) -> str:
     """A GPU's name, or ``"cpu (N threads)"``."""
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()
@@ -78,7 +79,9 @@ def version(dist: str):
         return None
 
 
-def _device(device) -> torch.device:
+def _device(device):
+    import torch
+
     if isinstance(device, str) and device.strip().lower() == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -86,6 +89,8 @@ def _device(device) -> torch.device:
 
 def environment(device="cpu", argv=None) -> dict:
     """Device, versions, threads, platform, git commit, ISO date (UTC); see the module docstring."""
+    import torch
+
     dev = _device(device)
     commit, dirty = git_state()
     env = {
