@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stats import LOOKS, POWER, _critical, _noncentrality, classify, critical
+from .stats import LOOKS, POOL_MIN_POINTS, POWER, _critical, _noncentrality, classify, critical
 
 __all__ = ["Contrast", "contrast_test", "contrast_image_variance", "residual_sd", "projected_mde",
-           "detectable_se", "cannot_settle", "seeds_needed", "DESCRIPTIVE_FACTOR", "MOST_SEEDS"]
+           "detectable_se", "pooled_df", "cannot_settle", "seeds_needed", "DESCRIPTIVE_FACTOR", "MOST_SEEDS"]
 
 DESCRIPTIVE_FACTOR = 3.0  # descriptive: the detectable difference projected at the seed cap exceeds 3 margins
 MOST_SEEDS = LOOKS[-1]  # the largest planned look: beyond it, more seeds are no answer
@@ -93,29 +93,36 @@ def detectable_se(se, df: float, alpha: float, m: int = 1, power: float = POWER)
     return _noncentrality(round(c, 6), int(df), power) * np.asarray(se, dtype=float)
 
 
-def projected_mde(sd, seeds: int, alpha: float, m: int = 1, power: float = POWER):
+def pooled_df(points: int, seeds: int) -> int:
+    """The degrees of freedom a contrast's seed variance has at this table size: the pooled two-way
+    residual's where there are other points to pool with (stats.POOL_MIN_POINTS), else its own seeds - 1."""
+    return (points - 1) * (seeds - 1) if points >= POOL_MIN_POINTS else seeds - 1
+
+
+def projected_mde(sd, seeds: int, alpha: float, m: int = 1, power: float = POWER, points: int = 2):
     """The difference a seed-paired contrast of two points, each with spread `sd`, detects with `power`
-    at `seeds` seeds (own variance, seeds - 1 df), level alpha two-sided, Bonferroni over m."""
-    return detectable_se(np.asarray(sd, dtype=float) * np.sqrt(2.0 / max(seeds, 1)), seeds - 1, alpha, m, power)
+    at `seeds` seeds (df: `pooled_df(points, seeds)`), level alpha two-sided, Bonferroni over m."""
+    sd = np.asarray(sd, dtype=float)
+    return detectable_se(sd * np.sqrt(2.0 / max(seeds, 1)), pooled_df(points, seeds), alpha, m, power)
 
 
 def cannot_settle(first, cap: int, alpha: float, m: int, margin: float) -> np.ndarray:
     """The descriptive rule on first-look point x seed tables (..., P, n0), in points: does the spread
     alone (`residual_sd`) project a detectable difference above DESCRIPTIVE_FACTOR margins at `cap` seeds?
     NaN spreads (under two seeds or points) never do."""
-    projected = projected_mde(residual_sd(first), cap, alpha, m)
+    projected = projected_mde(residual_sd(first), cap, alpha, m, points=np.shape(first)[-2])
     with np.errstate(invalid="ignore"):
         return np.asarray(projected > DESCRIPTIVE_FACTOR * margin)
 
 
-def seeds_needed(sd: float, alpha: float, margin: float, m: int = 1, most: int = 1000) -> int | None:
+def seeds_needed(sd: float, alpha: float, margin: float, m: int = 1, points: int = 2, most: int = 1000) -> int | None:
     """The fewest seeds at which `projected_mde` is at most the margin (None: more than `most`)."""
     if not (np.isfinite(sd) and sd >= 0):
         return None
     lo, hi = 2, most
-    if projected_mde(sd, hi, alpha, m) > margin:
+    if projected_mde(sd, hi, alpha, m, points=points) > margin:
         return None
     while lo < hi:  # the projected MDE falls with the seed count
         mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if projected_mde(sd, mid, alpha, m) > margin else (lo, mid)
+        lo, hi = (mid + 1, hi) if projected_mde(sd, mid, alpha, m, points=points) > margin else (lo, mid)
     return lo

@@ -126,7 +126,7 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
     i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
     n, sd, df = test.shape[1], float(cmp.sd), float(cmp.df) if np.isfinite(cmp.df) else 0.0
     code = int(cmp.outcome)
-    needed = seeds_needed(sd, alpha, margin, n_inter) if code == OPEN and math.isfinite(sd) else None
+    needed = seeds_needed(sd, alpha, margin, n_inter, points=len(labels)) if code == OPEN and math.isfinite(sd) else None
     r = dict(
         intermediate=str(labels[i]), end=str(labels[e]), difference=float(cmp.difference),
         ci_low=float(cmp.low), ci_high=float(cmp.high), eq_low=float(cmp.eq_low), eq_high=float(cmp.eq_high),
@@ -153,8 +153,8 @@ def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float) -> dict | N
     if not cannot_settle(100 * test[:, :first], cap, alpha, m, margin):
         return None
     sd = float(residual_sd(100 * test[:, :first]))
-    projected = float(projected_mde(sd, cap, alpha, m))
-    needed = seeds_needed(sd, alpha, margin, m)
+    projected = float(projected_mde(sd, cap, alpha, m, points=len(ends)))
+    needed = seeds_needed(sd, alpha, margin, m, points=len(ends))
     return {"spread": sd, "projected": projected, "cap": cap, "factor": DESCRIPTIVE_FACTOR, "margin": margin,
             "seeds_needed": needed, "settle": text.settle(needed, MOST_SEEDS)}
 

@@ -201,7 +201,15 @@ def false_claim_cells() -> list[Setting]:
                       diverge=(0, 0, p, 0, 0)) for p in (0.4, 0.2) for n in (5, 8, 12)]
     cells += [Setting(f"depthwise diverges in 40% of seeds, {n} seeds", _k(3), 1.0, n, diverge=(0, 0, 0, 0, 0.4))
               for n in (5, 12)]
-    return cells
+    return cells + descriptive_cells()
+
+
+def descriptive_cells() -> list[Setting]:
+    """Null truths with one noisy budget and one quiet one: the noisy one far past the rule's threshold,
+    or at it (descriptive about half the time: the least favourable place for a rule read off the spread)."""
+    return [Setting(f"null, K={k}, 2 budgets, one {r:g}x noisier, {n} seeds, {m}", _k(k), 1.0, n, 2, mode=m,
+                    budget_sds=(r, 1.0)) for k in (1, 3) for r in (1.6, 2.0, 4.0)
+            for n, m in ((8, "fixed"), (8, "sequential"), (20, "sequential"))]
 
 
 def image_cells() -> list[Setting]:
@@ -224,4 +232,7 @@ def power_cells() -> list[Setting]:
         Setting("+2 points, 8 fixed seeds, 1.0-3.6 spreads", _k(3, p2=2.0), PROFILE, 8, better=1),
         Setting("+3 points, 8 fixed seeds, seed sd 1.3 (0.5 shared)", _k(3, p2=3.0), own, 8, better=1),
         Setting("+2 points, 20 fixed seeds, seed sd 1.3 (0.5 shared)", _k(3, p2=2.0), own, 20, better=1),
+        *(Setting(f"+2 points on the quiet budget, the other 4x noisier, 8 fixed seeds, {rule}", _k(3, p2=2.0), own,
+                  8, 2, budget_sds=(4.0, 1.0), better=1, power_budget=1, descriptive=rule == "descriptive rule")
+          for rule in ("descriptive rule", "no rule")),
     ]

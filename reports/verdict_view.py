@@ -6,7 +6,30 @@ from __future__ import annotations
 from .verdict import Verdict
 from .verdict_text import diverged_sentence
 
-__all__ = ["verdict_view"]
+__all__ = ["verdict_view", "claims_view", "PAPER"]
+
+TITLES = {
+    "segments": "Segments: the best intermediate point against the best end",
+    "order": "Order: spatial first minus pointwise first, per segment count",
+    "nonlinearity": "Nonlinearity: each activation minus none between the two steps, per segment count",
+    "interaction": "Interaction: (activation - none at the regular end) - (activation - none at the depthwise end)",
+}
+LEADS = {  # the questions a space's page opens with, in order
+    "order": ("order",), "nonlinearity": ("nonlinearity", "interaction"),
+    "paper": ("segments", "order", "nonlinearity", "interaction"),
+}
+PAPER = {  # where the papers say what each question checks (Xception: Chollet, CVPR 2017, arXiv 1610.02357)
+    "segments": ("Xception, section 5 (future directions)", "intermediate points of the spectrum, between regular "
+                 "Inception modules and depthwise separable convolutions, may hold further advantages"),
+    "order": ("Xception, section 1.2; BSConv (Haase and Amthor, CVPR 2020)", "Xception: the order of the 1x1 and "
+              "the spatial step is unimportant when the blocks are stacked; BSConv: pointwise first (BSConv-U) "
+              "beats the usual depthwise-first order"),
+    "nonlinearity": ("Xception, section 4.7 and Figure 10", "no intermediate nonlinearity converges faster and "
+                     "ends better than ReLU or ELU between the two steps (at the depthwise end)"),
+    "interaction": ("Xception, section 4.7", "a nonlinearity helps on deep intermediate feature spaces (Inception "
+                    "modules) and hurts on shallow ones (one channel per segment, depthwise): its effect should "
+                    "rise from the depthwise toward the regular end"),
+}
 
 
 def _points(x: float | None, fmt: str = "{:+.2f}") -> str:
@@ -30,6 +53,7 @@ def verdict_view(v: Verdict) -> dict:
         }
         for b in v.budgets
     ]
+    lead, rest = claims_view(v)
     front = v.pareto_front
     n_front = len(front)
     n_inter = int((front["region"] == "intermediate").sum()) if n_front else 0
@@ -42,4 +66,32 @@ def verdict_view(v: Verdict) -> dict:
         "diverged": diverged_sentence(v.diverged),
         "n_front": n_front,
         "n_front_intermediate": n_inter,
+        "lead": lead,
+        "other_claims": rest,
+        "space": v.space,
+        "exploratory": v.exploratory,
+        "paper": _paper_rows(v) if v.space == "paper" else [],
     }
+
+
+def _claim_row(c: dict) -> dict:
+    interval = "" if c["ci_low"] is None or c["ci_high"] is None else f"{c['ci_low']:+.2f} to {c['ci_high']:+.2f}"
+    return {"budget": c["budget_label"], "subject": c["subject"], "outcome": c["outcome"],
+            "difference": _points(c["difference"]), "interval": interval, "mde": _points(c["mde"], "{:.2f}"),
+            "seeds": c["n_seeds"], "rules_out": c["rules_out"]}
+
+
+def claims_view(v: Verdict) -> tuple[list[dict], list[dict]]:
+    """The claim tables: those the space's page opens with, then the others besides segments (whose
+    budget table the verdict block shows anyway); each {question, title, rows}."""
+    asked = [q for q in TITLES if any(c["question"] == q for c in v.claims)]
+    first = [q for q in LEADS.get(v.space, ()) if q in asked and (q != "segments" or v.space == "paper")]
+    table = lambda q: {"question": q, "title": TITLES[q], "rows": [_claim_row(c) for c in v.claims  # noqa: E731
+                                                                    if c["question"] == q]}
+    return [table(q) for q in first], [table(q) for q in asked if q not in first and q != "segments"]
+
+
+def _paper_rows(v: Verdict) -> list[dict]:
+    """"The paper's claims, checked": one row per claim with where the paper says it."""
+    return [{**_claim_row(c), "where": PAPER[c["question"]][0], "says": PAPER[c["question"]][1],
+             "run": f"{c['subject']} at {c['budget_label']}, {c['n_seeds']} seeds"} for c in v.claims]

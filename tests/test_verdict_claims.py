@@ -1,0 +1,144 @@
+"""Claims of every question under one alpha (order, nonlinearity, interaction besides segments), and
+budgets drawn descriptive: the claim list a study's points support, each contrast against a direct
+computation, and the chance of any false claim across a whole study's claims at most 5% in simulated
+studies with a known truth (reports.claims_sim; exact one-sided binomial test at 1%)."""
+import json
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.stats import binomtest
+
+import reports
+from reports.claims_sim import claim_cells, claim_power_cells, design_points, image_claim_cells, run_claims
+from reports.contrast import contrast_image_variance, contrast_test, residual_sd
+from reports.stats import image_variance
+from reports.verdict import seeds_to_add
+from reports.synthetic import synthetic_trials
+from reports.verdict_sim import descriptive_cells, power_cells, run
+
+LIMIT, SIMS = 0.05, 1500
+
+
+def _above(k: int, n: int, p: float) -> bool:
+    return binomtest(k, n, p, alternative="greater").pvalue < 0.01
+
+
+CELLS = claim_cells()
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.name)
+def test_any_false_claim_across_a_study_stays_at_or_below_five_percent(cell):
+    false, _ = run_claims(cell, SIMS, np.random.default_rng(CELLS.index(cell)))
+    k = int(false.sum())
+    print(f"\n{cell.name}: {k}/{SIMS}")
+    assert not _above(k, SIMS, LIMIT), f"{cell.name}: {k} of {SIMS} studies made a false claim"
+
+
+def test_per_image_results_keep_the_claims_within_five_percent():
+    (cell,) = image_claim_cells()
+    false, _ = run_claims(cell, 150, np.random.default_rng(3))
+    assert not _above(int(false.sum()), 150, LIMIT)
+
+
+def test_claims_find_true_effects_with_twenty_seeds():
+    found = {c.name: run_claims(c, 600, np.random.default_rng(5))[1].mean() for c in claim_power_cells()}
+    print(found)
+    assert all(f > 0.5 for f in found.values()), found
+
+
+@pytest.mark.parametrize("cell", [c for c in descriptive_cells() if "sequential" in c.name or "K=1" in c.name],
+                         ids=lambda c: c.name)
+def test_descriptive_budgets_keep_the_five_percent(cell):
+    """Null truths, one budget noisy (descriptive always, or about half the time: the least favourable)."""
+    false, _ = run(cell, SIMS, np.random.default_rng(11))
+    assert not _above(int(false.sum()), SIMS, LIMIT)
+
+
+def test_descriptive_rule_gives_the_quiet_budget_more_power():
+    rule, none = [c for c in power_cells() if "quiet budget" in c.name]
+    a, b = (run(c, 3000, np.random.default_rng(2))[1] for c in (rule, none))
+    print(f"\nwith the rule {a.mean():.3f}, without {b.mean():.3f}")
+    table = [[a.sum(), len(a) - a.sum()], [b.sum(), len(b) - b.sum()]]
+    assert a.mean() > b.mean() and sps.fisher_exact(table, alternative="greater").pvalue < 0.01
+
+
+def test_questions_follow_from_the_points():
+    kinds = {d: sorted({c["question"] for c in reports.verdict(synthetic_trials("middle", space=d, seeds=8)).claims})
+             for d in ("segments", "order", "nonlinearity")}
+    assert kinds == {"segments": ["segments"], "order": ["order", "segments"],
+                     "nonlinearity": ["interaction", "nonlinearity", "segments"]}
+    joint = reports.verdict(synthetic_trials("middle", space="joint", seeds=8))
+    assert joint.exploratory and joint.claims == () and {b.outcome for b in joint.budgets} == {"descriptive"}
+    assert joint.headline.startswith("Exploratory")
+    points = design_points("nonlinearity")
+    assert len(points) == 9 and set(points["end"]) == {"regular", "depthwise", ""}
+
+
+def test_order_claim_is_the_seed_paired_t_interval():
+    """spatial first minus pointwise first at one segment count: a paired t interval at the claim's level."""
+    raw = synthetic_trials("middle", space="order", seeds=8, base_widths=(32,), rng_seed=4)
+    v = reports.verdict(raw)
+    (claim,) = [c for c in v.claims if c["question"] == "order" and c["subject"].endswith("at segments=4")]
+    t = raw[raw["position"] == "segments=4"].pivot(index="seed", columns="order", values="test_accuracy")
+    d = 100 * (t["spatial_first"] - t["pointwise_first"]).to_numpy()
+    half = sps.t.isf(claim["level"] / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert claim["difference"] == pytest.approx(d.mean())
+    assert (claim["ci_low"], claim["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
+    n_claims = len(v.claims)
+    assert claim["level"] == pytest.approx(0.05 / n_claims / 5)  # one alpha over every claim and the five looks
+    assert json.loads(json.dumps(v.to_json()))["claims"][0].keys() >= {
+        "question", "budget_label", "subject", "outcome", "difference", "ci_low", "ci_high", "mde"}
+
+
+def test_interaction_is_the_difference_of_differences():
+    rng = np.random.default_rng(0)
+    test = rng.normal(80, 1, (4, 10))
+    w = np.array([1, -1, -1, 1.0])
+    r = contrast_test(test, w, alpha=0.05, margin=1.0)
+    d = test[0] - test[1] - test[2] + test[3]
+    res = sps.ttest_1samp(d, 0.0)
+    ci = res.confidence_interval(0.95)
+    assert float(r.difference) == pytest.approx(d.mean()) and (float(r.low), float(r.high)) == pytest.approx(
+        (ci.low, ci.high))
+
+
+def test_contrast_image_variance_matches_the_pairwise_anova():
+    rng = np.random.default_rng(1)
+    correct = (rng.random((3, 6, 300)) < 0.8).astype(np.uint8)
+    assert float(contrast_image_variance(correct[:2], [1, -1])) == pytest.approx(image_variance(correct)[0, 1])
+
+
+def test_residual_sd_ignores_the_effects():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1.5, (5, 40))
+    shifted = x + np.arange(5)[:, None] * 10 + rng.normal(0, 5, 40)[None, :]  # point effects and seed effects
+    assert float(residual_sd(shifted)) == pytest.approx(float(residual_sd(x)))
+    assert float(residual_sd(x)) == pytest.approx(1.5, rel=0.15)
+
+
+def test_a_budget_that_cannot_settle_is_descriptive_and_says_what_would():
+    raw = synthetic_trials("middle", seeds=3, noise=0.03, base_widths=(32, 64), rng_seed=1)
+    quiet = raw["base_width"] == 64
+    raw.loc[quiet, ["accuracy", "test_accuracy"]] = synthetic_trials("middle", seeds=3, base_widths=(64,))[
+        ["accuracy", "test_accuracy"]].to_numpy()
+    v = reports.verdict(raw.assign(seed_plan="auto:8"))
+    noisy, calm = v.budgets
+    assert noisy.outcome == "descriptive" and noisy.ci_low is None and noisy.level is None
+    assert "more epochs" in noisy.settle and "more epochs" in noisy.summary
+    assert calm.outcome == "intermediate better" and calm.level == pytest.approx(0.05 / 1 / 3)
+    assert [c["budget_label"] for c in v.claims] == [calm.budget_label]
+    adds = seeds_to_add(raw, max_seeds=8, looks=(3, 5, 8))
+    assert adds[noisy.budget_label] == 0
+
+
+@pytest.mark.parametrize("space, first", [("order", "claims-order"), ("nonlinearity", "claims-nonlinearity"),
+                                          ("paper", "paper-claims"), ("joint", "Exploratory study")])
+def test_each_space_page_opens_with_its_own_answer(space, first):
+    raw = synthetic_trials("middle", space="nonlinearity" if space == "paper" else space, seeds=8)
+    html = reports.render(raw.assign(space=space))
+    block = html[html.index('id="verdict"'):]
+    assert block.index(first) < block.index('class="headline"')
+    if space == "paper":
+        assert "The paper's claims, checked" in block and "Xception, section 4.7 and Figure 10" in block
+        assert block.count("<tr><td>Xception") == len(reports.verdict(raw.assign(space=space)).claims)
