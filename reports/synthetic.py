@@ -75,7 +75,7 @@ def synthetic_trials(
     rng_seed: int = 0,
     study_tag: str = "",
 ) -> pd.DataFrame:
-    """A raw trials table (text cells like trials.csv) with a known answer (see module doc).
+    """A study's trials frame (one TrialRecord a row) with a known answer (see module doc).
 
     `space` picks what varies besides the segment count: "segments" (nothing), "order",
     "nonlinearity" (activation), "joint" (both). One matched budget per base width. `n_trials`
@@ -90,52 +90,46 @@ def synthetic_trials(
     image_sigma = image_noise if image_noise is not None else sigma / 2
     orders = ORDERS if space in ("order", "joint") else ("spatial_first",)
     acts = ACTIVATIONS if space in ("nonlinearity", "joint") else ("none",)
-    points = []
-    for bw in base_widths:
-        segs = [2**i for i in range(int(math.log2(bw)) + 1)]
-        for s, o, a in itertools.product(segs, orders, acts):
-            points.append((bw, s, o, a))
+    points = [(bw, s, o, a) for bw in base_widths for s, o, a in
+              itertools.product([2**i for i in range(int(math.log2(bw)) + 1)], orders, acts)]
     n_seeds = seeds if n_trials is None else max(seeds, math.ceil(n_trials / len(points)))
-    rows = []
-    t0 = pd.Timestamp("2025-01-01T00:00:00", tz="UTC")
-    number = 0
-    for seed in range(n_seeds):
-        for bw, s, o, a in points:
-            if n_trials is not None and number >= n_trials:
-                break
-            k = 3
-            _, budget_m, _ = _cost(1, bw, k)  # the regular end at base width sets the MAC budget
-            # widen every other point until its MACs match the budget (as the study's matcher does)
-            width = int(round(bw * math.sqrt((1 + k * k) / (1 + k * k / s))))
-            params, macs, acts_n = _cost(s, width, k)
-            widths = [width // 2, width, width * 2]
-            order_eff = 0.004 if o == "spatial_first" else 0.0
-            act_eff = {"none": 0.0, "relu": 0.003, "elu": 0.002, "gelu": 0.004, "silu": 0.004, "leaky_relu": 0.003}[a]
-            model = 0.70 + _effect(shape, s, bw) + order_eff + act_eff + rng.normal(0.0, sigma)
-            acc, test_acc = np.clip(model + rng.normal(0.0, image_sigma, 2), 0.0, 1.0).tolist()
-            curve = [acc * (1 - math.exp(-3 * (e + 1) / epochs)) / (1 - math.exp(-3)) for e in range(epochs)]
-            curve = [float(np.clip(c + rng.normal(0, 0.002), 0, 1)) for c in curve[:-1]] + [acc]
-            lat = 0.02 * macs / 1e6 + 0.004 * s + rng.normal(0, 0.01) ** 2
-            state, reason = "COMPLETE", ""
-            if fail_every and number % fail_every == fail_every - 1:
-                state, reason = "FAIL", "RuntimeError: CUDA out of memory (synthetic)"
-            start = t0 + pd.Timedelta(seconds=60 * number)
-            dur = 30.0 + 10 * rng.random()
-            failed = state == "FAIL"
-            rows.append(vars(TrialRecord(
-                number=number, state=state, fail_reason=reason, datetime_start=start.isoformat(),
-                datetime_complete=(start + pd.Timedelta(seconds=dur)).isoformat(), duration_s=dur, space=space,
-                position=position_label(s, bw), segments=s, base_width=bw, group_width=bw // s, order=o,
-                activation=a, kernel_size=k, intermediate_norm=False, match="macs", budget=float(budget_m),
-                budget_label=f"macs≈{budget_m / 1e6:.2g}M{study_tag}", widths="-".join(map(str, widths)), seed=seed,
-                epochs=epochs, backend="torch", device="cpu", dataset="synthetic",
-                latency_device="cpu (2 threads)", latency_batch=64, permanent=False if failed else None,
-                interrupted=failed, **({} if failed else dict(
-                    params=params, macs=macs, activations=acts_n, latency_ms=lat, latency_iqr_ms=lat * 0.05,
-                    accuracy=acc, test_accuracy=test_acc, accuracy_per_epoch=[round(c, 5) for c in curve],
-                    train_time_s=dur * 0.9)))))
-            number += 1
-    return pd.DataFrame(rows)
+    trials = [(seed, *point) for seed in range(n_seeds) for point in points][:n_trials]
+    rows = [vars(_trial(number, seed, bw, s, o, a, shape=shape, space=space, sigma=sigma, image_sigma=image_sigma,
+                        epochs=epochs, failed=bool(fail_every) and number % fail_every == fail_every - 1,
+                        study_tag=study_tag, rng=rng))
+            for number, (seed, bw, s, o, a) in enumerate(trials)]
+    return pd.DataFrame(rows, columns=list(record.kinds()))
+
+
+ORDER_EFFECT = {"spatial_first": 0.004, "pointwise_first": 0.0}
+ACTIVATION_EFFECT = {"none": 0.0, "relu": 0.003, "elu": 0.002, "gelu": 0.004, "silu": 0.004, "leaky_relu": 0.003}
+START = pd.Timestamp("2025-01-01T00:00:00", tz="UTC")
+
+
+def _trial(number, seed, bw, s, o, a, *, shape, space, sigma, image_sigma, epochs, failed, study_tag, rng):
+    """One synthetic trial record: the point matched to its base width's budget, scores with known effects."""
+    k = 3
+    _, budget_m, _ = _cost(1, bw, k)  # the regular end at base width sets the MAC budget
+    width = int(round(bw * math.sqrt((1 + k * k) / (1 + k * k / s))))  # widened to the budget, as the matcher does
+    params, macs, acts_n = _cost(s, width, k)
+    model = 0.70 + _effect(shape, s, bw) + ORDER_EFFECT[o] + ACTIVATION_EFFECT[a] + rng.normal(0.0, sigma)
+    acc, test_acc = np.clip(model + rng.normal(0.0, image_sigma, 2), 0.0, 1.0).tolist()
+    curve = [acc * (1 - math.exp(-3 * (e + 1) / epochs)) / (1 - math.exp(-3)) for e in range(epochs)]
+    curve = [float(np.clip(c + rng.normal(0, 0.002), 0, 1)) for c in curve[:-1]] + [acc]
+    lat = 0.02 * macs / 1e6 + 0.004 * s + rng.normal(0, 0.01) ** 2
+    start, dur = START + pd.Timedelta(seconds=60 * number), 30.0 + 10 * rng.random()
+    scores = {} if failed else dict(
+        params=params, macs=macs, activations=acts_n, latency_ms=lat, latency_iqr_ms=lat * 0.05, accuracy=acc,
+        test_accuracy=test_acc, accuracy_per_epoch=[round(c, 5) for c in curve], train_time_s=dur * 0.9)
+    return TrialRecord(
+        number=number, state="FAIL" if failed else "COMPLETE",
+        fail_reason="RuntimeError: CUDA out of memory (synthetic)" if failed else "",
+        datetime_start=start.isoformat(), datetime_complete=(start + pd.Timedelta(seconds=dur)).isoformat(),
+        duration_s=dur, space=space, position=position_label(s, bw), segments=s, base_width=bw, group_width=bw // s,
+        order=o, activation=a, kernel_size=k, intermediate_norm=False, match="macs", budget=float(budget_m),
+        budget_label=f"macs≈{budget_m / 1e6:.2g}M{study_tag}", widths="-".join(map(str, [width // 2, width, width * 2])),
+        seed=seed, epochs=epochs, backend="torch", device="cpu", dataset="synthetic", latency_device="cpu (2 threads)",
+        latency_batch=64, permanent=False if failed else None, interrupted=failed, **scores)
 
 
 def simulated_ends(intermediate: int) -> np.ndarray:
