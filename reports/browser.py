@@ -64,13 +64,18 @@ def _url(path) -> str:
     return Path(path).resolve().as_uri()
 
 
-def render_dom(html_path, *, budget_ms: int = 10_000, timeout: float = 120) -> tuple[str, list[str]]:
-    """Load a page (file:// URL, network off) and return (the DOM after scripts ran, console lines)."""
+def render_dom(html_path, *, width: int = 1400, height: int = 1000, budget_ms: int = 10_000,
+               timeout: float = 120) -> tuple[str, list[str]]:
+    """Load a page (file:// URL, network off) in a `width` x `height` window and return (the DOM after
+    scripts ran, console lines); figures lay out at that width, as a reader's window shows them."""
     binary = find_chromium()
     if binary is None:
         raise ChromiumNotFound("no Chromium found (looked at $REPORTS_CHROMIUM, /usr/bin/chromium, PATH)")
     with tempfile.TemporaryDirectory(prefix="reports-chromium-") as profile:
-        args = _base_args(binary, profile, budget_ms) + ["--enable-logging=stderr", "--v=0", "--dump-dom", _url(html_path)]
+        args = _base_args(binary, profile, budget_ms) + [
+            "--enable-logging=stderr", "--v=0", f"--window-size={int(width)},{int(height)}", "--dump-dom",
+            _url(html_path),
+        ]
         cp = _run(args, timeout)
     console = [line for line in cp.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     if cp.returncode != 0 and not cp.stdout:

@@ -9,13 +9,15 @@ from scipy.special import stdtrit
 
 from .data import completed, missing_reason
 from .plotstyle import (
-    REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, percent_range,
+    HEIGHT, REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, percent_range,
     segment_ticks,
 )
 
 __all__ = ["accuracy_vs_segments", "per_epoch", "error_edf"]
 
 CONFIDENCE = 0.95
+EDF_COLUMNS = 3  # error-EDF panels per row (one per matched budget)
+EDF_ROW_PX = 320  # the height each further row of panels adds
 
 
 def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Section:
@@ -118,6 +120,8 @@ def per_epoch(df: pd.DataFrame, title: str) -> Section:
     )
     fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>")
     layout(fig, x="epoch (count)", y="validation accuracy (%), mean over trials", legend_title="activation, order")
+    last = int(mean["epoch"].max())
+    fig.update_xaxes(tick0=1, dtick=max(1, -(-last // 10)))  # whole epochs only
     caption = (
         "One line per variant (order, intermediate nonlinearity): validation accuracy after each epoch, "
         "averaged over every completed trial of that variant (all segment counts, budgets and seeds). "
@@ -127,7 +131,8 @@ def per_epoch(df: pd.DataFrame, title: str) -> Section:
 
 
 def error_edf(df: pd.DataFrame, title: str) -> Section:
-    """Empirical distribution of the validation error of the regular end, the middle and the depthwise end."""
+    """Empirical distribution of the validation error of the regular end, the middle and the depthwise
+    end: one panel per matched budget, so each curve holds trials of one cost."""
     why = missing_reason(df, "accuracy", "accuracy")
     if why:
         return Section(title, note=NoData(why))
@@ -135,21 +140,36 @@ def error_edf(df: pd.DataFrame, title: str) -> Section:
     c = c[c["region"].isin(REGION_ORDER)]
     if c.empty:
         return Section(title, note=NoData("No completed trial has a known region (segments and base_width missing)."))
-    counts = c["region"].value_counts()
-    label = {r: f"{r} ({counts[r]} trials)" for r in REGION_ORDER if r in counts}
-    d = pd.DataFrame({"error": 100 * c["error"], "region": c["region"].map(label)})
+    budget = esc_col(c["budget_label"]).replace("", "no matched budget")
+    d = pd.DataFrame({"error": 100 * c["error"], "region": c["region"], "budget": budget, "size": c["budget"]})
+    d["trials"] = d.groupby(["budget", "region"])["error"].transform("size")
+    d["curve"] = d["region"] + " at " + d["budget"] + " (" + d["trials"].astype(str) + " trials)"
+    sizes = d.groupby("budget")["size"].median()  # panels from the smallest budget up
+    budgets = sorted(d["budget"].unique(), key=lambda b: (-np.inf if pd.isna(sizes[b]) else sizes[b], b))
+    rows = -(-len(budgets) // EDF_COLUMNS)
+    cols = -(-len(budgets) // rows)  # 4 budgets: 2 x 2, not 3 + 1
     fig = px.ecdf(
-        d, x="error", color="region", ecdfnorm="probability", category_orders={"region": list(label.values())},
-        color_discrete_map={lab: REGION_COLOR[r] for r, lab in label.items()}, template=TEMPLATE,
+        d, x="error", color="region", facet_col="budget", facet_col_wrap=cols, ecdfnorm="probability",
+        hover_data={"curve": True, "region": False, "budget": False}, facet_col_spacing=0.06, facet_row_spacing=0.14,
+        category_orders={"region": [r for r in REGION_ORDER if r in set(d["region"])], "budget": budgets},
+        color_discrete_map=REGION_COLOR, template=TEMPLATE,
     )
-    fig.update_traces(line=dict(width=2), hovertemplate="%{y:.0%} of trials have error ≤ %{x:.2f}%<extra></extra>")
-    layout(fig, x="validation error (%) = 100 − accuracy", y="cumulative fraction of trials (EDF)", legend_title="region")
+    fig.update_traces(line=dict(width=2),
+                      hovertemplate="%{customdata[0]}: %{y:.0%} have error ≤ %{x:.2f}%<extra></extra>")
+    fig.for_each_annotation(lambda a: a.update(text="matched budget " + a.text.split("=", 1)[1]))
+    layout(fig, x="validation error (%) = 100 − accuracy", y="cumulative fraction of trials (EDF)",
+           legend_title="region", height=HEIGHT + EDF_ROW_PX * (rows - 1))
+    fig.update_layout(margin=dict(t=50))  # room for the panel titles under the tool bar
+    fig.update_xaxes(showticklabels=True)  # every panel keeps its error scale, not only the bottom row
+    lo, hi = float(d["error"].min()), float(d["error"].max())
+    pad = 0.03 * (hi - lo) or 0.5  # the best and the worst trial's steps stay off the panel's edges
+    fig.update_xaxes(range=[lo - pad, hi + pad])
     fig.update_yaxes(range=[0, 1.02])
-    absent = [r for r in REGION_ORDER if r not in counts]
+    absent = [r for r in REGION_ORDER if r not in set(d["region"])]
     caption = (
-        "Empirical distribution function of the error of every completed trial (RegNet style): a curve "
-        "further left/up means more trials reach low error."
+        "Empirical distribution function of the error of every completed trial (RegNet style), one panel "
+        "per matched budget so that every curve compares trials of the same cost: a curve further "
+        "left/up means more trials reach low error. Hover a curve for its trial count."
         + (f" No completed trial at: {', '.join(absent)}." if absent else "")
     )
     return Section(title, figure=fig, caption=caption)
-

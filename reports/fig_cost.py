@@ -8,8 +8,8 @@ import plotly.express as px
 
 from .data import completed, human_count, missing_reason
 from .plotstyle import (
-    ACC_AXIS, HEIGHT, REGION_ORDER, REGION_SYMBOL, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout,
-    segment_ticks,
+    ACC_AXIS, HEIGHT, REGION_ORDER, REGION_SYMBOL, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, fit_titles,
+    hover_col, layout, segment_ticks,
 )
 
 FRONT_COLUMNS = ["point", "label", "budget_label", "region", "accuracy", "macs", "params", "latency_ms", "n_seeds"]
@@ -45,7 +45,7 @@ def accuracy_vs(
         "accuracy": 100 * c["accuracy"],
         "region": c["region"].map(lambda r: f"{r} ({counts[r]} trials)"),
         "segments": np.log2(seg.where(seg > 0)),
-        "spec": esc_col(c["spec"]),
+        "spec": hover_col(c["spec"]),
     })
     has_seg = d["segments"].notna().any()
     order = [f"{r} ({counts[r]} trials)" for r in (*REGION_ORDER, "unknown") if r in counts]
@@ -119,7 +119,7 @@ def spectrum_cost(df: pd.DataFrame, title: str, lat_unit: str) -> Section:
     fig = px.line(
         med, x="segments", y="value", color="budget", facet_col="metric", markers=True, log_x=True, log_y=True,
         category_orders={"metric": [m[0] for m in have]}, color_discrete_map=budget_colors(med["budget"]),
-        custom_data=["hover"], facet_col_spacing=0.09, template=TEMPLATE,
+        custom_data=["hover"], facet_col_spacing=0.13, template=TEMPLATE,
     )
     fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>")
     fig.for_each_annotation(lambda a: a.update(text=names[a.text.split("=", 1)[1]]))
@@ -130,6 +130,7 @@ def spectrum_cost(df: pd.DataFrame, title: str, lat_unit: str) -> Section:
         fig.update_yaxes(title_text=esc(ylabel.format(unit=lat_unit)), row=1, col=j)
     fig.update_layout(height=HEIGHT, margin=dict(l=70, r=30, t=50, b=60),
                       legend=dict(title=dict(text="matched budget")))
+    fit_titles(fig)  # the latency axis's unit is longer than the panel is tall
     absent = [m[2] for m in _METRICS if m not in have]
     caption = (
         "Median over trials at each segment count, one line per matched budget: what moving along the "

@@ -3,14 +3,13 @@ budget, training, device, environment, trials, storage, date, commit) and the tr
 Every config string is shown through `mask_secrets`: no password in a URL reaches a page."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from .data import STATES, human_count
-from .mask import mask_config
+from .environment_text import environment_line, environment_pairs
+from common.mask import mask_config
 
-__all__ = ["header", "state_counts", "counts_text"]
+__all__ = ["header", "state_counts", "counts_text", "mixed_text"]
 
 NOT_RECORDED = "not recorded"
 
@@ -52,9 +51,29 @@ def _first(config: dict, key: str, df: pd.DataFrame):
     return None
 
 
+def mixed_text(df: pd.DataFrame, column: str, *, where: bool = True) -> str:
+    """A per-trial setting stated once: 'channels_last', or with its exceptions counted,
+    'channels_last, except nchw in 4 of 16 trials (depthwise, segments=8)'; without `where` (their
+    positions) as short as an axis title needs, 'channels_last (nchw in 4 of 16 trials)'."""
+    if column not in df:
+        return ""
+    vals = df[column].map(lambda v: v if isinstance(v, str) and v not in ("", "<NA>") else None).dropna()
+    counts = vals.value_counts()
+    if counts.empty:
+        return ""
+    rest = []
+    for other, n in counts.iloc[1:].items():
+        at = sorted({str(p) for p in df.loc[vals.index[vals == other], "position"]}) if "position" in df else []
+        named = f" ({', '.join(at[:4])}{', ...' if len(at) > 4 else ''})" if where and at else ""
+        rest.append(f"{other} in {n} of {len(vals)} trials{named}")
+    if not rest:
+        return str(counts.index[0])
+    return f"{counts.index[0]}, except {'; '.join(rest)}" if where else f"{counts.index[0]} ({'; '.join(rest)})"
+
+
 def _execution(df: pd.DataFrame) -> str:
     """How the trials were computed: 'channels_last, narrow groups merged where faster in 12 of 80'."""
-    parts = [_first({}, "memory_format", df) or ""]
+    parts = [mixed_text(df, "memory_format")]
     if "group_merge" in df:
         merged = int(df["group_merge"].map(lambda m: isinstance(m, str) and m not in ("", "none")).sum())
         if merged:
@@ -67,26 +86,28 @@ def _execution(df: pd.DataFrame) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _environment(env) -> tuple[str, object]:
-    if not isinstance(env, dict) or not env:
-        return "text", env or NOT_RECORDED
-    pairs = [(k, json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v) for k, v in env.items()]
-    return "pairs", pairs
+def _commit(config: dict) -> str:
+    """The commit, and whether the checkout had uncommitted changes when the study ran."""
+    commit = config.get("git_commit") or NOT_RECORDED
+    env = config.get("environment")
+    dirty = env.get("git_dirty") if isinstance(env, dict) else None
+    return f"{commit} (with uncommitted changes)" if dirty is True and commit != NOT_RECORDED else commit
 
 
 def header(df: pd.DataFrame, config: dict | None) -> dict:
     """{'name': ..., 'rows': [{'label', 'value', 'kind'}]} for the header macro (kind: text, command,
-    code or pairs)."""
+    code or environment: {'line', 'pairs'}, the line shown and the whole record folded)."""
     config = mask_config(dict(config or {}))
     seeds, backend = config.get("seeds"), _first(config, "backend", df)
     training = [
-        f"{config['epochs']} epochs" if config.get("epochs") is not None else "",
+        f"{config['epochs']} epoch{'s' if config['epochs'] != 1 else ''}" if config.get("epochs") is not None else "",
         f"batch size {config['batch_size']}" if config.get("batch_size") is not None else "",
         f"seeds {seeds}" if seeds not in (None, "", []) else "",
         _execution(df),
     ]
     device = [_first(config, "device", df), f"backend {backend}" if backend else None]
-    env_kind, env_value = _environment(config.get("environment"))
+    env = config.get("environment")
+    environment = {"line": environment_line(env, df, config.get("workers")), "pairs": environment_pairs(env)}
     total = len(df)
     rows = [
         ("space", _first(config, "space", df) or NOT_RECORDED, "text"),
@@ -95,11 +116,11 @@ def header(df: pd.DataFrame, config: dict | None) -> dict:
         ("budget", _budget(config, df), "text"),
         ("training", ", ".join(x for x in training if x) or NOT_RECORDED, "text"),
         ("device", ", ".join(str(x) for x in device if x) or NOT_RECORDED, "text"),
-        ("environment", env_value, env_kind),
+        ("environment", environment, "environment"),
         ("trials", f"{total} in all: {counts_text(df)}", "text"),
         ("storage", config.get("storage") or NOT_RECORDED, "text"),
         ("date", config.get("date") or NOT_RECORDED, "text"),
-        ("git commit", config.get("git_commit") or NOT_RECORDED, "code"),
+        ("git commit", _commit(config), "code"),
     ]
     return {
         "name": config.get("study_name") or "unnamed study",

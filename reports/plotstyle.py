@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import plotly.graph_objects as go
 
+from .meta import mixed_text
+
 HEIGHT = 470
 TEMPLATE = "plotly_white"
 REGION_ORDER = ("regular", "intermediate", "depthwise")
@@ -19,6 +21,9 @@ PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
 ACC_AXIS = "validation accuracy (%)"
+CHAR_PX = 7.5  # the average width of a character of a 14 px axis title (wrapping errs on the short side)
+NARROW_PX = 900  # the narrowest figure the page is read at (the window minus the page's padding)
+HOVER_CHARS = 72  # the longest line of a hover label (about 500 px at plotly's 13 px)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,12 @@ def esc_col(s: pd.Series) -> pd.Series:
     return s.astype("string").fillna("").astype(str).map(esc)
 
 
+def hover_col(s: pd.Series, width: int = HOVER_CHARS) -> pd.Series:
+    """A text column made inert and wrapped into lines of `width` characters: a hover label that
+    fits on the page (plotly never wraps one itself)."""
+    return esc_col(s).map(lambda text: wrap(text, width))
+
+
 def budget_colors(labels) -> dict[str, str]:
     """One palette colour per (escaped) budget label, in sorted order: the same in every figure."""
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(sorted(set(labels)))}
@@ -72,7 +83,8 @@ def latency_unit(df: pd.DataFrame) -> str:
     batches = sorted({int(b) for b in c.get("latency_batch", pd.Series(dtype="Int64")).dropna()})
     parts = [", ".join(devs) if devs else "device not recorded",
              "batch " + ", ".join(str(b) for b in batches) if batches else "batch not recorded"]
-    parts += _distinct(c, "latency_format")
+    fmt = mixed_text(c, "latency_format", where=False)  # one format, or the main one and its exceptions
+    parts += [fmt] if fmt else []
     threads = _distinct(c, "latency_threads")
     if threads and not any("thread" in d for d in devs):  # "cpu (1 thread)" already says it
         parts.append(f"{'/'.join(threads)} thread{'s' if threads != ['1'] else ''}")
@@ -90,6 +102,35 @@ def layout(fig: go.Figure, *, x: str, y: str, xlog=False, height=HEIGHT, legend_
     )
     fig.update_xaxes(title_text=x, type="log" if xlog else None)
     fig.update_yaxes(title_text=y)
+    return fit_titles(fig)
+
+
+def wrap(text: str, width: int) -> str:
+    """`text` broken at spaces into lines of at most `width` characters, joined by plotly's <br>."""
+    lines: list[str] = []
+    for word in str(text).split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def fit_titles(fig: go.Figure, *, width_px: int = NARROW_PX) -> go.Figure:
+    """Wrap every axis title longer than its axis (at CHAR_PX a character; the page's figures are at
+    least `width_px` wide), so none runs past the figure's edge; call it after the titles are set."""
+    height = fig.layout.height or HEIGHT
+    m = fig.layout.margin
+    plot_h = height - (m.t if m.t is not None else 30) - (m.b if m.b is not None else 60)
+    plot_w = width_px - (m.l if m.l is not None else 70) - (m.r if m.r is not None else 30)
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        text = axis.title.text
+        if not text or "<br>" in text:
+            continue
+        span = axis.domain[1] - axis.domain[0] if axis.domain else 1.0
+        room = int(span * (plot_w if axis.plotly_name.startswith("x") else plot_h) / CHAR_PX)
+        if len(text) > room:
+            axis.title.text = wrap(text, max(12, room))
     return fig
 
 

@@ -54,7 +54,8 @@ def study_meta(config, environment: dict, dataset, device, previous: Path) -> di
     redraw (--report-only) the command and timing of the run that trained."""
     meta = {**config.to_json(), "study_name": config.name, "storage": config.to_json()["storage"] or config.storage_url,
             "git_commit": environment.get("git_commit"), "date": environment.get("date"),
-            "environment": environment, "dataset_description": dataset.description, "device": str(device)}
+            "environment": {**environment, "optuna": optuna.__version__}, "dataset_description": dataset.description,
+            "device": str(device)}
     if config.report_only and previous.is_file():
         try:
             before = json.loads(previous.read_text())

@@ -1,15 +1,18 @@
 """reports in a real browser: headless Chromium opens the page from file:// with the network off and
 every figure must draw, with no JavaScript error; the trials table sorts and filters; study text
 cannot inject script; screenshots work. Skipped, with the reason, where no Chromium is installed."""
+import html
 import json
 import re
+import struct
 from pathlib import Path
 
 import pytest
 
 import reports
 from reports.browser import find_chromium, render_dom
-from reports.synthetic import write_hostile_study, write_synthetic_study
+from reports.data import write_trial_tables
+from reports.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,
@@ -48,19 +51,54 @@ window.addEventListener('load', function () { setTimeout(function () {
 </script>"""
 
 
+# Measures the laid-out page like a reader's eye: per figure, the boxes of the figure, its plot areas,
+# axis titles, legend, colour bars, annotations and the hover label of its first point, its trace
+# count and the section it sits in; and the header's environment and training lines.
+GEOMETRY_PROBE = """<script>
+window.addEventListener('load', function () { setTimeout(function () {
+  function box(el) { var r = el.getBoundingClientRect();
+    return {l: r.left, t: r.top, r: r.right, b: r.bottom, text: (el.textContent || '').trim()}; }
+  function all(root, sel) { return Array.prototype.map.call(root.querySelectorAll(sel), box); }
+  function section(div) { var e = div.closest('.fig') || div;
+    while (e && e.tagName !== 'H2') e = e.previousElementSibling; return e ? e.textContent.trim() : ''; }
+  var figs = Array.prototype.map.call(document.querySelectorAll('.js-plotly-plot'), function (div) {
+    var titles = Array.prototype.filter.call(div.querySelectorAll('.infolayer text'), function (t) {
+      return /^[xy][0-9]*title$/.test(t.getAttribute('class') || ''); }).map(box);
+    return {section: section(div), box: box(div.querySelector('svg.main-svg')), plots: all(div, 'rect.nsewdrag'),
+            titles: titles, legends: all(div, '.legend rect.bg'), colorbars: all(div, '.colorbar'),
+            annotations: all(div, '.annotation'), traces: div.querySelectorAll('.cartesianlayer .trace').length,
+            names: Array.prototype.map.call(div.querySelectorAll('.legendtext'), function (t) { return t.textContent; }),
+            hover: hovered(div)};
+  });
+  function hovered(div) {  /* the label a reader gets on the first point of the first trace */
+    Plotly.Fx.hover(div, [{curveNumber: 0, pointNumber: 0}]);
+    var h = div.querySelector('.hoverlayer .hovertext'), b = h ? box(h) : null;
+    Plotly.Fx.unhover(div); return b; }
+  var rows = {};
+  Array.prototype.forEach.call(document.querySelectorAll('header > dl.meta > dt'), function (dt) {
+    var dd = dt.nextElementSibling, line = dd.querySelector('.env-line');
+    rows[dt.textContent.trim()] = (line || dd).textContent.trim(); });
+  var out = document.createElement('pre'); out.id = 'geometry';
+  out.textContent = JSON.stringify({figures: figs, header: rows});
+  document.body.appendChild(out);
+}, 800); });
+</script>"""
+
+
 def _strip_scripts(dom: str) -> str:
     return re.sub(r"<script\b.*?</script>", "", dom, flags=re.S | re.I)
 
 
-def _open(page: Path, tmp_path: Path, extra_body: str = ""):
-    """Open a copy of `page` with the error catcher (and `extra_body`) injected; DOM without scripts."""
+def _open(page: Path, tmp_path: Path, extra_body: str = "", width: int = 1400):
+    """Open a copy of `page` in a `width`-wide window with the error catcher (and `extra_body`)
+    injected; DOM without scripts."""
     html = page.read_text(encoding="utf-8")
     html = html.replace("<head>", "<head>" + CATCHER, 1)
     if extra_body:
         html = html.replace("</body>", extra_body + "</body>", 1)
     probe = tmp_path / ("probe-" + page.name)
     probe.write_text(html, encoding="utf-8")
-    dom, console = render_dom(probe)
+    dom, console = render_dom(probe, width=width)
     return _strip_scripts(dom), console
 
 
@@ -77,6 +115,64 @@ def _check_drawn(dom: str, console: list[str], n_figures: int):
     assert dom.count('class="trace scatter') >= n_figures
 
 
+def _geometry(dom: str) -> dict:
+    m = re.search(r'<pre id="geometry">(.*?)</pre>', dom, flags=re.S)
+    assert m, "the geometry probe did not run"
+    return json.loads(html.unescape(m.group(1)))
+
+
+def _inside(inner: dict, outer: dict, tol: float = 1.0) -> bool:
+    return (inner["l"] >= outer["l"] - tol and inner["t"] >= outer["t"] - tol
+            and inner["r"] <= outer["r"] + tol and inner["b"] <= outer["b"] + tol)
+
+
+def _overlap(a: dict, b: dict, tol: float = 1.0) -> bool:
+    return min(a["r"], b["r"]) - max(a["l"], b["l"]) > tol and min(a["b"], b["b"]) - max(a["t"], b["t"]) > tol
+
+
+def _check_laid_out(figures: list[dict]):
+    """No axis title, legend, colour bar, annotation or hover label runs past its figure's edge (cut
+    off), and no axis title, legend or colour bar lies on a plot area (hiding data)."""
+    assert figures
+    for f in figures:
+        assert f["titles"] and f["plots"] and f["hover"], f["section"]
+        assert _inside(f["hover"], f["box"]), (f["section"], "hover label", f["hover"], f["box"])
+        for kind in ("titles", "legends", "colorbars", "annotations"):
+            for b in f[kind]:
+                assert _inside(b, f["box"]), (f["section"], kind, b["text"], b, f["box"])
+        for b in f["titles"] + f["legends"] + f["colorbars"]:
+            for p in f["plots"]:
+                assert not _overlap(b, p), (f["section"], b["text"], "lies on a plot area", b, p)
+
+
+READER_ENV = {  # shaped like common.environment's record on a CPU (cuda and cudnn absent there)
+    "device": "cpu (2 threads)", "device_name": "AMD EPYC 7763", "device_type": "cpu", "cpu": "AMD EPYC 7763",
+    "torch": "2.5.1+cpu", "triton": "3.1.0", "fvcore": "0.1.5", "cuda": None, "cudnn": None, "torch_threads": 2,
+    "python": "3.11.7", "platform": "Linux-6.1-x86_64", "git_commit": "ab" * 20, "git_dirty": False,
+    "date": "2025-01-01T00:00:00+00:00", "optuna": "4.1.0",
+}
+
+
+@pytest.fixture(scope="module")
+def reader_study(tmp_path_factory):
+    """A segments study (two budgets) written as the runner writes one, with what a real CPU run records:
+    the environment, two workers of one thread, the depthwise end trained and timed in NCHW, and some
+    narrow groups merged (which makes the latency unit as long as a real study's)."""
+    raw = synthetic_trials("middle", seeds=2)
+    nchw, merged = raw["position"] == "depthwise", raw["segments"] == 4
+    raw = raw.assign(memory_format=raw["position"].where(nchw, "channels_last").where(~nchw, "nchw"),
+                     latency_threads=1, latency_device="cpu (1 thread)",
+                     group_merge=merged.map({True: "16->4 x2", False: "none"}))
+    raw["latency_format"], raw["latency_group_merge"] = raw["memory_format"], raw["group_merge"]
+    d = tmp_path_factory.mktemp("reader") / "segments"
+    d.mkdir()
+    write_trial_tables(raw, d)
+    cfg = synthetic_config(study_name="segments", environment=READER_ENV, workers=2)
+    (d / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    df, cfg = reports.load_study_dir(d)
+    return reports.write(df, cfg, d / "report.html"), reports.tidy(df)
+
+
 @pytest.fixture(scope="module")
 def joint_report(tmp_path_factory):
     d = write_synthetic_study(tmp_path_factory.mktemp("b") / "joint", "middle", space="joint", fail_every=11)
@@ -89,8 +185,9 @@ def test_every_figure_draws_offline_without_errors_and_table_works(joint_report,
     page, figs, t = joint_report
     n = sum(not isinstance(f, reports.NoData) for _, f in figs)
     assert n == 7
-    dom, console = _open(page, tmp_path, TABLE_DRIVER)
+    dom, console = _open(page, tmp_path, TABLE_DRIVER + GEOMETRY_PROBE)
     _check_drawn(dom, console, n)
+    _check_laid_out(_geometry(dom)["figures"])
     m = re.search(r'<pre id="table-check">(.*?)</pre>', dom, flags=re.S)
     assert m, "the table driver did not run"
     check = json.loads(m.group(1).replace("&quot;", '"'))
@@ -124,8 +221,38 @@ def test_compare_page_draws(tmp_path):
     _check_drawn(dom, console, 6 + 7)
 
 
-def test_screenshot_writes_png(joint_report, tmp_path):
-    page, _, _ = joint_report
-    png = reports.screenshot(page, tmp_path / "shot.png", 1000, 1400)
+def test_the_page_reads_cleanly_at_a_laptop_width(reader_study, tmp_path):
+    """At 1000 px nothing is cut off or hides data; the error EDFs draw one curve per region and
+    budget; the environment is one line without a 'None'; the training format is stated once."""
+    page, t = reader_study
+    dom, console = _open(page, tmp_path, GEOMETRY_PROBE, width=1000)
+    geometry = _geometry(dom)
+    figures = geometry["figures"]
+    _check_drawn(dom, console, len(figures))
+    _check_laid_out(figures)
+    (edf,) = [f for f in figures if f["section"].startswith("Error EDFs")]
+    done = t[t["state"] == "COMPLETE"]
+    assert edf["traces"] == len(done.groupby(["region", "budget_label"])) == 6  # 3 regions x 2 budgets
+    assert sorted(edf["names"]) == ["depthwise", "intermediate", "regular"]
+    assert sorted(a["text"] for a in edf["annotations"]) == [f"matched budget {b}" for b in sorted(done["budget_label"].unique())]
+    head = geometry["header"]
+    env = head["environment"]
+    assert "None" not in env and "null" not in env, env
+    for part in ("CPU AMD EPYC 7763", "2 workers × 1 thread each", "torch 2.5.1+cpu", "optuna 4.1.0", "triton 3.1.0",
+                 "Python 3.11.7"):
+        assert part in env, (part, env)
+    n_nchw = int((t["position"] == "depthwise").sum())
+    assert head["training"].count("channels_last") == 1 and head["training"].count("nchw") == 1, head["training"]
+    assert f"channels_last, except nchw in {n_nchw} of {len(t)} trials (depthwise)" in head["training"]
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_screenshot_writes_png(reader_study, tmp_path):
+    page, _ = reader_study
+    png = reports.screenshot(page, tmp_path / "shot.png", 1400, 3000)  # kept in pytest's tmp folder to look at
     data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert _png_size(data) == (1400, 3000) and len(data) > 100_000
