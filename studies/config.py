@@ -54,12 +54,12 @@ class StudyConfig:
     backend: str = _opt("torch", "torch | triton | auto (spatial step's kernel)")
     trials: int | None = _opt(None, "grid spaces: at most N trials this run; joint: N trials in all (default 20)",
                               int)
-    epochs: int = _opt(3, "training epochs per trial", int)
+    epochs: int = _opt(6, "training epochs per trial", int)
     batch_size: int = _opt(128, "training batch size", int)
     lr: float | str = _opt(3e-3, "peak learning rate (AdamW, cosine), or auto: each point's rate chosen on "
                                  f"validation from {', '.join(map(str, LR_GRID))} before its seeds", lr_value)
-    seeds: int | str = _opt("auto", "trainings per point: N, or auto (start with a few, add seeds where a "
-                                    "budget's question is still open, up to --max-seeds)", seeds_value)
+    seeds: int | str = _opt(6, "trainings per point: N, or auto (start with a few, add seeds where a "
+                               "budget's question is still open, up to --max-seeds)", seeds_value)
     max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", int)
     time_limit: float | None = _opt(300.0, "--seeds auto: add no seeds after this many seconds of the run",
                                     float)
@@ -67,7 +67,7 @@ class StudyConfig:
                          float)
     match: str = _opt("macs", "macs | params | none: match every point's cost")
     budgets: tuple[float, ...] | None = _opt(None, "comma-separated cost targets in the --match unit (default: "
-                                                   "the middle point's cost at --width, and 3x it)", budget_list)
+                                                   "3x the middle point's cost at --width)", budget_list)
     width: int = _opt(16, "base width; its divisors are the segment counts", int)
     depth: int = _opt(3, "modules in the study network", int)
     stem_stride: int = _opt(2, flag=False)
