@@ -1,5 +1,5 @@
 """Time the report pipeline on a synthetic study of 1,000 trials (goal: <= 10 s on a 2-core CPU), and
-the verdict on 100 trials (shared/DESIGN.md contract 8: at most 0.5 s).
+the verdict on 100 trials (its documented bound: at most 0.5 s).
 
     python benchmarks/bench_report.py [--trials 1000] [--repeats 3] [--out DIR] [--json FILE]
 

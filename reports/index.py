@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .data import load_study_dir, tidy
-from .mask import mask_config
+from common.mask import mask_config
 from .meta import counts_text
 from .templating import render_template, write_atomic
 from .verdict import study_verdict
