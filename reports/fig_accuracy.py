@@ -28,16 +28,17 @@ def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Sec
     p = pts[pts["segments"].notna()]
     if p.empty:
         return Section(title, note=NoData("No completed trial records a segment count."))
-    # the best point at each segment count and budget (other axes, if any, chosen by mean accuracy)
-    best = p.sort_values(["budget_label", "segments", "accuracy"], ascending=[True, True, False], kind="stable")
-    best = best.drop_duplicates(["budget_label", "segments"]).reset_index(drop=True)
+    # one line per budget and variant (order / nonlinearity), so each variant's effect shows at every segment count
+    varied = [c for c in ("order", "activation") if p[c].nunique() > 1]
+    best = p.sort_values(["budget_label", "variant", "segments"], kind="stable").reset_index(drop=True)
     n = best["n_seeds"].astype("float64")
     t = stdtrit(n.where(n > 1) - 1, 0.5 + CONFIDENCE / 2)  # the Student-t quantile (NaN for one seed)
     half = 100 * t * best["accuracy_sd"] / np.sqrt(n)
     mean = 100 * best["accuracy"].astype("float64")
     lo, hi = (mean - half).clip(0, 100), (mean + half).clip(0, 100)  # an interval never leaves 0-100%
+    line = best["budget_label"] + (" · " + best["variant"] if varied else "")
     best = best.assign(
-        budget=esc_col(best["budget_label"]), segments=best["segments"].astype("float64"), mean=mean,
+        budget=esc_col(line), segments=best["segments"].astype("float64"), mean=mean,
         plus=(hi - mean).fillna(0), minus=(mean - lo).fillna(0),
         hover=[
             esc(f"{lab}: {m:.2f}% mean of {int(k)} seed(s)" + (f", 95% CI {a:.2f} to {b:.2f}%" if k > 1 else ", one seed: no CI"))
@@ -69,16 +70,16 @@ def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Sec
         x="segment count (groups of the k×k conv; 1 = regular, base width = depthwise), log scale",
         y="validation accuracy (%), mean over seeds ± 95% CI",
         xlog=True,
-        legend_title="matched budget",
+        legend_title="matched budget" + (" · order / activation" if varied else ""),
     )
     fig.update_xaxes(tickvals=ticks, ticktext=[str(t) for t in ticks])
     fig.update_yaxes(range=percent_range(lo, hi, seeds["accuracy"], mean))
-    varied = [c for c in ("order", "activation") if p[c].nunique() > 1]
     caption = (
-        "One line per matched budget: the mean accuracy over seeds at each segment count with a 95% "
-        "Student-t interval (clipped to 0-100%); faint dots are the single seeds; the two ends are marked."
-        + (f" Where the space varies {' and '.join(varied)}, each segment count shows its best variant (hover for which)."
-           if varied else "")
+        "One line per matched budget" + (f" and {' / '.join(varied)} variant" if varied else "")
+        + ": the mean accuracy over seeds at each segment count with a 95% Student-t interval (clipped to "
+        "0-100%); faint dots are the single seeds; the two ends are marked."
+        + (" Each variant's effect reads off at every segment count: the gap between its line and none's."
+           if "activation" in varied else "")
     )
     return Section(title, figure=fig, caption=caption)
 
@@ -105,27 +106,35 @@ def per_epoch(df: pd.DataFrame, title: str) -> Section:
         why = "No completed trial recorded a non-empty `accuracy_per_epoch`, so there are no learning curves."
     if why:
         return Section(title, note=NoData(why))
-    long = curves[["order", "activation", "accuracy_per_epoch"]].reset_index(drop=True).rename_axis("trial").reset_index()
+    long = curves[["order", "activation", "segments", "accuracy_per_epoch"]].reset_index(drop=True)
+    long = long.rename_axis("trial").reset_index()
     long = long.explode("accuracy_per_epoch")
     long["epoch"] = long.groupby("trial").cumcount() + 1
     long["accuracy"] = 100 * pd.to_numeric(long["accuracy_per_epoch"], errors="coerce")
-    mean = long.groupby(["order", "activation", "epoch"], as_index=False).agg(
+    mean = long.groupby(["segments", "order", "activation", "epoch"], as_index=False).agg(
         accuracy=("accuracy", "mean"), trials=("trial", "nunique"))
+    mean["segments"] = "segments " + mean["segments"].astype("Int64").astype(str)
     mean["order"], mean["activation"] = esc_col(mean["order"]), esc_col(mean["activation"])
-    mean["hover"] = [f"{o} / {a} ({k} trials), epoch {e}: {m:.2f}%"
-                     for o, a, k, e, m in zip(mean["order"], mean["activation"], mean["trials"], mean["epoch"], mean["accuracy"])]
+    mean["hover"] = [f"{s}, {o} / {a} ({k} trials), epoch {e}: {m:.2f}%" for s, o, a, k, e, m in
+                     zip(mean["segments"], mean["order"], mean["activation"], mean["trials"], mean["epoch"],
+                         mean["accuracy"])]
+    panels = list(dict.fromkeys(mean.sort_values("segments", key=lambda s: s.str.split().str[1].astype(int))["segments"]))
     fig = px.line(
         mean, x="epoch", y="accuracy", color="activation", line_dash="order", markers=True, custom_data=["hover"],
-        category_orders={c: sorted(mean[c].unique()) for c in ("activation", "order")}, template=TEMPLATE,
+        facet_col="segments", facet_col_wrap=3, facet_row_spacing=0.12, facet_col_spacing=0.08,
+        category_orders={"segments": panels, **{c: sorted(mean[c].unique()) for c in ("activation", "order")}},
+        template=TEMPLATE,
     )
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>")
-    layout(fig, x="epoch (count)", y="validation accuracy (%), mean over trials", legend_title="activation, order")
+    layout(fig, x="epoch (count)", y="validation accuracy (%)", legend_title="activation, order",
+           height=HEIGHT + EDF_ROW_PX * ((len(panels) - 1) // 3))
     last = int(mean["epoch"].max())
     fig.update_xaxes(tick0=1, dtick=max(1, -(-last // 10)))  # whole epochs only
     caption = (
-        "One line per variant (order, intermediate nonlinearity): validation accuracy after each epoch, "
-        "averaged over every completed trial of that variant (all segment counts, budgets and seeds). "
-        "Colour = activation, dash = order."
+        "One panel per segment count, one line per variant (order, intermediate nonlinearity): validation "
+        "accuracy after each epoch, the mean over that variant's completed trials at that segment count (its "
+        "budgets and seeds). Colour = activation, dash = order."
     )
     return Section(title, figure=fig, caption=caption)
 

@@ -71,7 +71,8 @@ window.addEventListener('load', function () { setTimeout(function () {
             hover: hovered(div)};
   });
   function hovered(div) {  /* the label a reader gets on the first point of the first trace */
-    Plotly.Fx.hover(div, [{curveNumber: 0, pointNumber: 0}]);
+    var t = div.data[0] || {};  /* its subplot: a faceted figure's first trace need not be on xy */
+    Plotly.Fx.hover(div, [{curveNumber: 0, pointNumber: 0}], (t.xaxis || 'x') + (t.yaxis || 'y'));
     var h = div.querySelector('.hoverlayer .hovertext'), b = h ? box(h) : null;
     Plotly.Fx.unhover(div); return b; }
   var rows = {};
