@@ -54,7 +54,7 @@ def _points(c: pd.DataFrame, variants: list[str]) -> tuple[pd.Series, pd.Series]
 
 def prepare(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials that are outcomes: completed ones, and diverged ones scored DIVERGED (a FAIL row with
-    `diverged` true); budget_label, point (label), is_end, seed, val, test, macs, diverged, and the
+    `diverged` true); budget_label, point (label), is_end, seed, accuracy, test_accuracy, macs, diverged, and the
     per-image `test_correct` / `test_size` when stored (raw or tidy input). Other failures are not outcomes."""
     state = text_column(trials, "state").str.upper() if "state" in trials.columns else pd.Series("COMPLETE", trials.index)
     diverged = (state == "FAIL") & _flag(trials, "diverged")
@@ -62,7 +62,7 @@ def prepare(trials: pd.DataFrame) -> pd.DataFrame:
         "budget_label": text_column(trials, "budget_label").replace("", UNMATCHED),
         "position": text_column(trials, "position"),
         **{k: _numeric(trials, col) for k, col in (("segments", "segments"), ("base_width", "base_width"),
-           ("seed", "seed"), ("val", "accuracy"), ("test", "test_accuracy"), ("macs", "macs"))},
+           ("seed", "seed"), ("accuracy", "accuracy"), ("test_accuracy", "test_accuracy"), ("macs", "macs"))},
         **{v: text_column(trials, v) for v in (*VARIANTS, "space") if v in trials.columns},
         "diverged": diverged,
     })
@@ -71,8 +71,8 @@ def prepare(trials: pd.DataFrame) -> pd.DataFrame:
             c[name] = text_column(trials, name) if name == "test_correct" else _numeric(trials, name)
     if "point" in trials.columns:  # tidy's point key, so the page can find the front's points
         c["key"] = trials["point"].astype(str)
-    c.loc[diverged, ["val", "test"]] = DIVERGED
-    c = c[((state == "COMPLETE") & c["val"].notna() | diverged) & c["seed"].notna()]
+    c.loc[diverged, ["accuracy", "test_accuracy"]] = DIVERGED
+    c = c[((state == "COMPLETE") & c["accuracy"].notna() | diverged) & c["seed"].notna()]
     variants = [v for v in VARIANTS if v in c.columns and c[v].nunique() > 1]
     c["point"], c["is_end"] = _points(c, variants)
     return c
@@ -123,7 +123,7 @@ def blocks(g: pd.DataFrame):
     rows, labels = pd.factorize(g["point"], sort=True)
     cols, _ = pd.factorize(g["seed"], sort=True)
     shape = (len(labels), int(cols.max()) + 1)
-    val, test = _table(rows, cols, g["val"].to_numpy(), shape), _table(rows, cols, g["claim"].to_numpy(), shape)
+    val, test = _table(rows, cols, g["accuracy"].to_numpy(), shape), _table(rows, cols, g["claim"].to_numpy(), shape)
     keep, full = _complete(np.isfinite(val) & np.isfinite(test))
     is_end = np.zeros(len(labels), dtype=bool)
     is_end[rows] = g["is_end"].to_numpy(bool)
@@ -169,9 +169,9 @@ def correct_bits(g: pd.DataFrame, where: np.ndarray) -> np.ndarray | None:
 
 def claimed(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Claim on test when the budget's trials stored it (rows without it are left out), else validation."""
-    if g["test"].notna().any():
-        return g[g["test"].notna()].assign(claim=g["test"]), "test"
-    return g.assign(claim=g["val"]), "validation (no test accuracy was stored)"
+    if g["test_accuracy"].notna().any():
+        return g[g["test_accuracy"].notna()].assign(claim=g["test_accuracy"]), "test"
+    return g.assign(claim=g["accuracy"]), "validation (no test accuracy was stored)"
 
 # -------------------------------------------------------------------------------------------------
 # the front
@@ -190,7 +190,7 @@ def point_means(c: pd.DataFrame) -> pd.DataFrame:
     first = np.unique(codes, return_index=True)[1]
     out = c.iloc[first][["budget_label", "point", "position", "is_end", *(["key"] if "key" in c else [])]]
     out = out.rename(columns={"point": "label", "key": "point"}).reset_index(drop=True)
-    test, val = 100 * _means(codes, c["test"].to_numpy()), 100 * _means(codes, c["val"].to_numpy())
+    test, val = 100 * _means(codes, c["test_accuracy"].to_numpy()), 100 * _means(codes, c["accuracy"].to_numpy())
     out["accuracy"], out["validation"] = np.where(np.isfinite(test), test, val), val
     out["macs"] = _means(codes, c["macs"].to_numpy())
     out["n_seeds"] = np.bincount(codes[np.unique(np.c_[codes, c["seed"]], axis=0, return_index=True)[1]])
