@@ -47,6 +47,10 @@ import re
 import sys
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+
+from . import grouped_conv as gc
 from .algorithms import TABLE
 from .bench_goals import PRECISIONS, format_checks, format_table, goal_checks
 from common.environment import environment
@@ -126,8 +130,6 @@ def conv_cost(batch, channels, groups, hw_h, hw_w, k, elsize, pass_):
 # measurement (CUDA only)
 # --------------------------------------------------------------------------------------------
 def _set_precision(prec):
-    import torch
-
     tf32 = prec == "tf32"
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -142,8 +144,6 @@ def _bench(fn, grad_to_none=None):
 
 def measure_peaks(precisions):
     """Compute peak per precision (a large matmul) and bandwidth (a large device copy), in this run."""
-    import torch
-
     peaks = {}
     n = 8192
     for prec in precisions:
@@ -163,13 +163,110 @@ def measure_peaks(precisions):
 
 
 def _compiled_conv(groups):
-    import torch
-    import torch.nn.functional as F
-
     def conv(x, w):
         return F.conv2d(x, w, None, 1, 1, 1, groups)
 
     return torch.compile(conv, dynamic=False)
+
+
+def _inputs(shape, dtype, fmt, device, k):
+    """x and the weight (both requiring grad) and a grad_output, random, in memory format ``fmt``."""
+    b, c, h, w, g = shape["batch"], shape["channels"], shape["height"], shape["width"], shape["groups"]
+    mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
+    x = torch.randn(b, c, h, w, device=device, dtype=dtype).to(memory_format=mf).requires_grad_()
+    wt = (torch.randn(c, c // g, k, k, device=device, dtype=dtype) / math.sqrt(c // g * k * k))
+    wt = wt.to(memory_format=mf).requires_grad_()
+    dy = torch.randn(b, c, h, w, device=device, dtype=dtype).to(memory_format=mf)
+    return x, wt, dy
+
+
+def _autograd_pair(conv, xx, ww, gy):
+    """(forward, forward+backward) callables of ``conv(xx, ww)`` and the tensors whose grads to reset."""
+    def fwd():
+        with torch.no_grad():
+            conv(xx, ww)
+
+    def fwdbwd():
+        conv(xx, ww).backward(gy)
+
+    return fwd, fwdbwd, [xx, ww]
+
+
+def _forced_pair(x, wt, dy, g, algo):
+    """(forward, forward+grad_input+grad_weight) callables through the launchers with ``algo`` forced."""
+    xd, wd = x.detach(), wt.detach()
+
+    def fwd():
+        gc.conv_forward(xd, wd, None, [1, 1], [1, 1], g, algo)
+
+    def fwdbwd():
+        gc.conv_forward(xd, wd, None, [1, 1], [1, 1], g, algo)
+        gc.conv_grad_input(dy, wd, xd, [1, 1], [1, 1], g, algo)
+        gc.conv_grad_weight(dy, xd, tuple(wd.shape), [1, 1], [1, 1], g, False, algo)
+
+    return fwd, fwdbwd, None
+
+
+def _backends(x, wt, dy, g, fmt, use_compile, algos):
+    """Backend name -> (fwd, fwdbwd, grads), or the exception that kept it from being built."""
+    backends = {
+        "cudnn": _autograd_pair(lambda xx, ww: F.conv2d(xx, ww, None, 1, 1, 1, g), x, wt, dy),
+        "triton": _autograd_pair(lambda xx, ww: gc.grouped_conv2d(xx, ww, None, 1, 1, g), x, wt, dy),
+    }
+    if use_compile:
+        try:
+            from torch import _dynamo
+
+            _dynamo.reset()
+            backends["compile"] = _autograd_pair(_compiled_conv(g), x, wt, dy)
+        except Exception as e:  # pragma: no cover - depends on the install
+            backends["compile"] = e
+    if g == x.shape[1] and fmt == "channels_last":
+        xn = x.detach().contiguous().requires_grad_()
+        wn = wt.detach().contiguous().requires_grad_()
+        backends["cudnn_nchw"] = _autograd_pair(lambda xx, ww: F.conv2d(xx, ww, None, 1, 1, 1, g), xn, wn,
+                                                dy.contiguous())
+    for algo in algos:
+        backends[f"triton:{algo}"] = _forced_pair(x, wt, dy, g, algo)
+    return backends
+
+
+def _timed_row(base, name, entry, fmt, peaks, device):
+    """One backend's row for ``base`` (a shape, precision and pass): time, throughput, roofline; or the error."""
+    flops, nbytes, pass_ = base["flops"], base["min_bytes"], base["pass"]
+    peak_flops = peaks.get(f"{base['precision']}_tflops", 0.0) * 1e12
+    peak_bw = peaks.get("copy_gbps", 0.0) * 1e9
+    row = dict(base, backend=name, memory_format="nchw" if name == "cudnn_nchw" else fmt,
+               ms=None, ms_p20=None, ms_p80=None, error=None)
+    try:
+        if isinstance(entry, Exception):
+            raise entry
+        fwd, fwdbwd, grads = entry
+        if pass_ == "fwd":
+            med, p20, p80 = _bench(fwd)
+        else:
+            med, p20, p80 = _bench(fwdbwd, grad_to_none=grads)
+        row.update(ms=med, ms_p20=p20, ms_p80=p80,
+                   tflops=flops / (med * 1e-3) / 1e12, gbps=nbytes / (med * 1e-3) / 1e9)
+        bound = max(flops / peak_flops if peak_flops else 0.0, nbytes / peak_bw if peak_bw else 0.0)
+        row["roofline_fraction"] = bound / (med * 1e-3)
+        row["bandwidth_fraction"] = (nbytes / peak_bw) / (med * 1e-3) if peak_bw else None
+    except Exception as e:
+        row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return row
+
+
+def _add_speedups(rows):
+    """Each timed row of one pass gets its speedup against cuDNN (and cuDNN NCHW, where timed)."""
+    times = {row["backend"]: row["ms"] for row in rows if row["ms"] is not None}
+    for row in rows:
+        if row["ms"] is not None and row["backend"] != "cudnn":
+            if "cudnn" in times:
+                row["speedup_vs_cudnn"] = times["cudnn"] / row["ms"]
+            if "cudnn_nchw" in times and row["backend"] != "cudnn_nchw":
+                row["speedup_vs_cudnn_nchw"] = times["cudnn_nchw"] / row["ms"]
 
 
 def measure_shape(shape, prec, passes, fmt, use_compile, peaks, device="cuda", algos=()):
@@ -180,67 +277,11 @@ def measure_shape(shape, prec, passes, fmt, use_compile, peaks, device="cuda", a
     grad_weight), to place the direct/GEMM crossover (``algorithms.DIRECT_MAX_CG``) on a GPU.
     ``device`` other than cuda only for a dry run of this code in tests, with ``_bench`` replaced.
     """
-    import torch
-    import torch.nn.functional as F
-
-    import kernels
-    from kernels import grouped_conv as gc
-
     dtype = _set_precision(prec)
     b, c, h, w, g = shape["batch"], shape["channels"], shape["height"], shape["width"], shape["groups"]
     k = 3
-    mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
-    x = torch.randn(b, c, h, w, device=device, dtype=dtype).to(memory_format=mf).requires_grad_()
-    wt = (torch.randn(c, c // g, k, k, device=device, dtype=dtype) / math.sqrt(c // g * k * k))
-    wt = wt.to(memory_format=mf).requires_grad_()
-    dy = torch.randn(b, c, h, w, device=device, dtype=dtype).to(memory_format=mf)
-
-    def autograd_pair(conv, xx, ww, gy):
-        """(forward, forward+backward) callables and the tensors whose grads to reset."""
-        def fwd():
-            with torch.no_grad():
-                conv(xx, ww)
-
-        def fwdbwd():
-            conv(xx, ww).backward(gy)
-
-        return fwd, fwdbwd, [xx, ww]
-
-    def forced_pair(algo):
-        xd, wd = x.detach(), wt.detach()
-
-        def fwd():
-            gc.conv_forward(xd, wd, None, [1, 1], [1, 1], g, algo)
-
-        def fwdbwd():
-            gc.conv_forward(xd, wd, None, [1, 1], [1, 1], g, algo)
-            gc.conv_grad_input(dy, wd, xd, [1, 1], [1, 1], g, algo)
-            gc.conv_grad_weight(dy, xd, tuple(wd.shape), [1, 1], [1, 1], g, False, algo)
-
-        return fwd, fwdbwd, None
-
-    backends = {
-        "cudnn": autograd_pair(lambda xx, ww: F.conv2d(xx, ww, None, 1, 1, 1, g), x, wt, dy),
-        "triton": autograd_pair(lambda xx, ww: kernels.grouped_conv2d(xx, ww, None, 1, 1, g), x, wt, dy),
-    }
-    if use_compile:
-        try:
-            import torch._dynamo
-
-            torch._dynamo.reset()
-            backends["compile"] = autograd_pair(_compiled_conv(g), x, wt, dy)
-        except Exception as e:  # pragma: no cover - depends on the install
-            backends["compile"] = e
-    if g == c and fmt == "channels_last":
-        xn = x.detach().contiguous().requires_grad_()
-        wn = wt.detach().contiguous().requires_grad_()
-        backends["cudnn_nchw"] = autograd_pair(lambda xx, ww: F.conv2d(xx, ww, None, 1, 1, 1, g), xn, wn,
-                                               dy.contiguous())
-    for algo in algos:
-        backends[f"triton:{algo}"] = forced_pair(algo)
-
-    peak_flops = peaks.get(f"{prec}_tflops", 0.0) * 1e12
-    peak_bw = peaks.get("copy_gbps", 0.0) * 1e9
+    x, wt, dy = _inputs(shape, dtype, fmt, device, k)
+    backends = _backends(x, wt, dy, g, fmt, use_compile, algos)
     rows = []
     for pass_ in passes:
         flops, nbytes = conv_cost(b, c, g, h, w, k, x.element_size(), pass_)
@@ -248,35 +289,9 @@ def measure_shape(shape, prec, passes, fmt, use_compile, peaks, device="cuda", a
                     dtype=str(dtype).replace("torch.", ""), precision=prec,
                     memory_format=fmt, flops=flops, min_bytes=nbytes)
         base["pass"] = pass_
-        times = {}
-        for name, entry in backends.items():
-            row = dict(base, backend=name, memory_format="nchw" if name == "cudnn_nchw" else fmt,
-                       ms=None, ms_p20=None, ms_p80=None, error=None)
-            try:
-                if isinstance(entry, Exception):
-                    raise entry
-                fwd, fwdbwd, grads = entry
-                if pass_ == "fwd":
-                    med, p20, p80 = _bench(fwd)
-                else:
-                    med, p20, p80 = _bench(fwdbwd, grad_to_none=grads)
-                row.update(ms=med, ms_p20=p20, ms_p80=p80,
-                           tflops=flops / (med * 1e-3) / 1e12, gbps=nbytes / (med * 1e-3) / 1e9)
-                bound = max(flops / peak_flops if peak_flops else 0.0, nbytes / peak_bw if peak_bw else 0.0)
-                row["roofline_fraction"] = bound / (med * 1e-3)
-                row["bandwidth_fraction"] = (nbytes / peak_bw) / (med * 1e-3) if peak_bw else None
-                times[name] = med
-            except Exception as e:
-                row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
-                if device == "cuda":
-                    torch.cuda.synchronize()
-            rows.append(row)
-        for row in rows[-len(backends):]:
-            if row["ms"] is not None and row["backend"] != "cudnn":
-                if "cudnn" in times:
-                    row["speedup_vs_cudnn"] = times["cudnn"] / row["ms"]
-                if "cudnn_nchw" in times and row["backend"] != "cudnn_nchw":
-                    row["speedup_vs_cudnn_nchw"] = times["cudnn_nchw"] / row["ms"]
+        pass_rows = [_timed_row(base, name, entry, fmt, peaks, device) for name, entry in backends.items()]
+        _add_speedups(pass_rows)
+        rows.extend(pass_rows)
     return rows
 
 
@@ -331,8 +346,6 @@ def _parse(argv):
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(argv)
-    import torch
-
     if not torch.cuda.is_available():
         print(NO_GPU_LINE, file=sys.stderr)
         return 2
@@ -343,11 +356,11 @@ def main(argv=None) -> int:
     torch.backends.cudnn.benchmark = True
     if not args.no_compile:
         try:  # one compiled function per shape: allow that many recompiles
-            import torch._dynamo
+            from torch import _dynamo
 
             for knob in ("cache_size_limit", "recompile_limit"):
-                if hasattr(torch._dynamo.config, knob):
-                    setattr(torch._dynamo.config, knob, 1024)
+                if hasattr(_dynamo.config, knob):
+                    setattr(_dynamo.config, knob, 1024)
         except Exception:  # pragma: no cover - torch.compile unavailable: its rows record the error
             pass
 

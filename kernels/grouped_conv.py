@@ -63,8 +63,9 @@ from typing import Optional, Sequence
 import torch
 
 from . import algorithms
-from ._util import SUPPORTED_DTYPES, empty_like_format, interpret_requested, relayout_weight
+from ._util import empty_like_format, interpret_requested, relayout_weight
 from .algorithms import ALGORITHMS, DIRECT_MAX_CG  # noqa: F401 - re-exported (benchmark, tests)
+from .conv_args import check_args, check_groups, check_types, output_hw, pair
 
 GROUPED_CONV_OP = "inception_spectrum::grouped_conv2d"
 GRAD_INPUT_OP = "inception_spectrum::grouped_conv2d_grad_input"
@@ -141,106 +142,6 @@ def _require_backend(device: torch.device) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# validation: ValueError saying what is wrong and what is allowed
-# --------------------------------------------------------------------------------------------
-def _pair(value, name: str, minimum: int) -> list:
-    what = "positive" if minimum == 1 else "non-negative"
-    if isinstance(value, bool) or not isinstance(value, (int, tuple, list, torch.Size)):
-        raise ValueError(
-            f"grouped_conv2d: {name} must be a {what} int or a pair of {what} ints, got {value!r}"
-        )
-    pair = [value, value] if isinstance(value, int) else list(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in pair):
-        raise ValueError(
-            f"grouped_conv2d: {name} must be a {what} int or a pair of {what} ints, got {value!r}"
-        )
-    if any(v < minimum for v in pair):
-        raise ValueError(f"grouped_conv2d: {name} must be {what} (>= {minimum}), got {value!r}")
-    return pair
-
-
-def _output_hw(h, w, kh, kw, stride, padding):
-    return (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
-
-
-def _check_types(x, weight, bias):
-    for name, t in (("x", x), ("weight", weight)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"grouped_conv2d: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if bias is not None and not isinstance(bias, torch.Tensor):
-        raise TypeError(f"grouped_conv2d: bias must be a torch.Tensor or None, got {type(bias).__name__}")
-
-
-def _check_groups(groups):
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"grouped_conv2d: groups must be a positive int, got {groups!r}")
-
-
-def check_args(x, weight, bias, stride, padding, groups):
-    """Validate the arguments; return ``(stride_pair, padding_pair)``. Raises ValueError/TypeError."""
-    _check_types(x, weight, bias)
-    if x.dim() != 4:
-        raise ValueError(
-            f"grouped_conv2d: x must be 4-D (N, C, H, W), got {x.dim()}-D with shape {tuple(x.shape)}"
-        )
-    if weight.dim() != 4:
-        raise ValueError(
-            "grouped_conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), got "
-            f"{weight.dim()}-D with shape {tuple(weight.shape)}"
-        )
-    allowed = ", ".join(str(d).replace("torch.", "") for d in SUPPORTED_DTYPES)
-    if x.dtype not in SUPPORTED_DTYPES:
-        raise ValueError(f"grouped_conv2d: x has dtype {x.dtype}; allowed: {allowed}")
-    if weight.dtype != x.dtype:
-        raise ValueError(
-            f"grouped_conv2d: weight dtype {weight.dtype} differs from x dtype {x.dtype}; they must match"
-        )
-    if bias is not None and bias.dtype != x.dtype:
-        raise ValueError(
-            f"grouped_conv2d: bias dtype {bias.dtype} differs from x dtype {x.dtype}; they must match"
-        )
-    if weight.device != x.device or (bias is not None and bias.device != x.device):
-        devs = f"x on {x.device}, weight on {weight.device}" + (
-            f", bias on {bias.device}" if bias is not None else ""
-        )
-        raise ValueError(f"grouped_conv2d: all tensors must be on one device, got {devs}")
-    _check_groups(groups)
-    n, c, h, w = x.shape
-    oc, cg, kh, kw = weight.shape
-    if c % groups != 0 or oc % groups != 0:
-        raise ValueError(
-            f"grouped_conv2d: groups={groups} must divide both in_channels={c} and "
-            f"out_channels={oc}; allowed groups: the common divisors "
-            f"{[g for g in range(1, max(c, 1) + 1) if c % g == 0 and oc % g == 0]}"
-        )
-    if cg != c // groups:
-        raise ValueError(
-            f"grouped_conv2d: weight has {cg} input channels per group (shape {tuple(weight.shape)}) but "
-            f"x has {c} channels / groups={groups} = {c // groups}; weight must be "
-            f"({oc}, {c // groups}, kH, kW)"
-        )
-    if kh < 1 or kw < 1 or oc < 1 or c < 1:
-        raise ValueError(
-            f"grouped_conv2d: channels and kernel size must be >= 1, got x {tuple(x.shape)}, "
-            f"weight {tuple(weight.shape)}"
-        )
-    if bias is not None and (bias.dim() != 1 or bias.shape[0] != oc):
-        raise ValueError(
-            f"grouped_conv2d: bias must be None or 1-D of length out_channels={oc}, got shape {tuple(bias.shape)}"
-        )
-    stride = _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
-    oh, ow = _output_hw(h, w, kh, kw, stride, padding)
-    if oh < 1 or ow < 1:
-        raise ValueError(
-            f"grouped_conv2d: kernel {kh}x{kw} is larger than the padded input "
-            f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {tuple(padding)}); "
-            "the padded input must be at least the kernel size"
-        )
-    return stride, padding
-
-
-# --------------------------------------------------------------------------------------------
 # launchers over the kernel files
 # --------------------------------------------------------------------------------------------
 def _run_forward(x, weight, bias, out, stride, padding, groups, algo="auto"):
@@ -254,7 +155,7 @@ def conv_forward(x, weight, bias, stride, padding, groups, algo="auto"):
     family or a row of ``kernels.algorithms.TABLE``), picked by the group width of each launch."""
     n, _, h, w = x.shape
     oc, _, kh, kw = weight.shape
-    oh, ow = _output_hw(h, w, kh, kw, stride, padding)
+    oh, ow = output_hw(h, w, kh, kw, stride, padding)
     out = empty_like_format(x, (n, oc, oh, ow))
     return _run_forward(x, weight, bias, out, stride, padding, groups, algo)
 
@@ -324,7 +225,7 @@ def _grouped_conv2d_fake(x, weight, bias, stride, padding, groups):
     stride, padding = check_args(x, weight, bias, stride, padding, groups)
     n, _, h, w = x.shape
     oc, _, kh, kw = weight.shape
-    oh, ow = _output_hw(h, w, kh, kw, stride, padding)
+    oh, ow = output_hw(h, w, kh, kw, stride, padding)
     return empty_like_format(x, (n, oc, oh, ow))
 
 
@@ -411,8 +312,8 @@ def grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """
     # only what the op schema needs here (types, int pairs); the op itself validates the rest
     # (shapes, dtypes, devices), once, also when called as torch.ops.inception_spectrum.grouped_conv2d
-    _check_types(x, weight, bias)
-    stride = _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
-    _check_groups(groups)
+    check_types(x, weight, bias)
+    stride = pair(stride, "stride", 1)
+    padding = pair(padding, "padding", 0)
+    check_groups(groups)
     return _grouped_conv2d_op(x, weight, bias, stride, padding, groups)
