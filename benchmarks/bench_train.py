@@ -109,64 +109,60 @@ def _rotated(items, r: int) -> list:
     return items[r % len(items):] + items[:r % len(items)]
 
 
-def main(argv=None) -> int:
+def _parse(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (a study worker uses 1 on 2 cores)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--dataset", default="mnist5k")
     p.add_argument("--json", type=Path, help="also write the rows and goals to this file")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    data = load_dataset(args.dataset)
-    with tempfile.TemporaryDirectory() as out:
-        plan = resolve_plan(StudyConfig(space="segments", out=Path(out), dataset=args.dataset,
-                                        batch_size=args.batch_size), data)
-    config, specs = plan.config, plan.networks
-    x, y = data.train_x[:args.batch_size].clone(), data.train_y[:args.batch_size].clone()
 
+def _start_children(threads: int) -> dict:
+    """One spawned `_path_main` process per path: path -> (requests, replies) queues."""
     ctx = multiprocessing.get_context("spawn")
     children = {}
     for path in PATHS:
         requests, replies = ctx.Queue(), ctx.Queue()
-        proc = ctx.Process(target=_path_main, args=(path, args.threads, requests, replies), daemon=True)
+        proc = ctx.Process(target=_path_main, args=(path, threads, requests, replies), daemon=True)
         proc.start()
         children[path] = (requests, replies)
+    return children
 
-    def timed(path, key, spec):
-        requests, replies = children[path]
-        requests.put((key, spec, x, y))
-        return replies.get()
 
-    print(f"bench_train: torch {torch.__version__}, CPU {torch.backends.cpu.get_cpu_capability()}, "
-          f"{args.threads} thread(s), batch {args.batch_size}, {data.name} {tuple(x.shape[1:])}, fp32, "
-          f"fastest of {args.repeats} interleaved repeats (the median of {STEPS_PER_REPEAT} steps each)")
-    print(f"default study: width {config.width}, depth {config.depth}, "
-          f"budgets {', '.join(f'{b:,.0f}' for b in config.budgets)} {config.match}")
-    print(f"{'budget':>10} {'position':>12} {'widths':>10} {'old ms':>8} {'format':>8} {'new ms':>8} "
-          f"{'old/new':>8}  new path")
-    points = sorted(specs.items(), key=lambda kv: (kv[0].budget or 0, kv[0].segments))
+def _time_rounds(children, points, x, y, repeats: int):
+    """Step times of every point and path, `repeats` rotated rounds: ((key, path) -> [ms]), labels."""
     times = {(key, path): [] for key in range(len(points)) for path in PATHS}
     labels = {}
-    for r in range(args.repeats):
-        print(f"round {r + 1} of {args.repeats}", file=sys.stderr, flush=True)
+    for r in range(repeats):
+        print(f"round {r + 1} of {repeats}", file=sys.stderr, flush=True)
         for key in _rotated(range(len(points)), r):
             for path in _rotated(PATHS, r):
-                step_ms, labels[key, path] = timed(path, key, points[key][1])
+                requests, replies = children[path]
+                requests.put((key, points[key][1], x, y))
+                step_ms, labels[key, path] = replies.get()
                 times[key, path].append(step_ms)
+    return times, labels
+
+
+def _rows(points, times, labels, width: int) -> list:
+    """One row per point (the fastest repeat of each path, the median repeat beside it), printed as made."""
     rows = []
     for key, (point, spec) in enumerate(points):
         ms = {path: min(times[key, path]) for path in PATHS}
         medians = {f"{path}_median_ms": round(statistics.median(times[key, path]), 2) for path in PATHS}
         rows.append({"budget": point.budget, "segments": point.segments,
-                     "position": position_label(point.segments, config.width),
+                     "position": position_label(point.segments, width),
                      "widths": "-".join(map(str, spec.widths)), "new_path": labels[key, "new"],
                      **{f"{path}_ms": round(value, 2) for path, value in ms.items()}, **medians})
         print(f"{point.budget:>10,.0f} {rows[-1]['position']:>12} {rows[-1]['widths']:>10} {ms['old']:8.1f} "
               f"{ms['format']:8.1f} {ms['new']:8.1f} {ms['old'] / ms['new']:7.2f}x  {labels[key, 'new']}", flush=True)
-    for requests, _ in children.values():
-        requests.put(None)
+    return rows
 
+
+def _goals(rows) -> dict:
+    """Goals (a) and (b) over the rows, each printed PASS/MISS, then the overall verdict."""
     totals = {path: sum(r[f"{path}_ms"] for r in rows) for path in PATHS}
     ratio = totals["old"] / totals["new"]
     goals = {"total_ratio": round(ratio, 3), "total_pass": ratio >= GOAL_TOTAL}
@@ -186,6 +182,32 @@ def main(argv=None) -> int:
               f"old {spreads['old']:.2f}x, format {spreads['format']:.2f}x) (goal <= {GOAL_SPREAD}x): "
               f"{'PASS' if passed else 'MISS'}")
     print(f"goals: {'PASS' if ok else 'MISS'}")
+    return goals
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    data = load_dataset(args.dataset)
+    with tempfile.TemporaryDirectory() as out:
+        plan = resolve_plan(StudyConfig(space="segments", out=Path(out), dataset=args.dataset,
+                                        batch_size=args.batch_size), data)
+    config, specs = plan.config, plan.networks
+    x, y = data.train_x[:args.batch_size].clone(), data.train_y[:args.batch_size].clone()
+    children = _start_children(args.threads)
+
+    print(f"bench_train: torch {torch.__version__}, CPU {torch.backends.cpu.get_cpu_capability()}, "
+          f"{args.threads} thread(s), batch {args.batch_size}, {data.name} {tuple(x.shape[1:])}, fp32, "
+          f"fastest of {args.repeats} interleaved repeats (the median of {STEPS_PER_REPEAT} steps each)")
+    print(f"default study: width {config.width}, depth {config.depth}, "
+          f"budgets {', '.join(f'{b:,.0f}' for b in config.budgets)} {config.match}")
+    print(f"{'budget':>10} {'position':>12} {'widths':>10} {'old ms':>8} {'format':>8} {'new ms':>8} "
+          f"{'old/new':>8}  new path")
+    points = sorted(specs.items(), key=lambda kv: (kv[0].budget or 0, kv[0].segments))
+    times, labels = _time_rounds(children, points, x, y, args.repeats)
+    rows = _rows(points, times, labels, config.width)
+    for requests, _ in children.values():
+        requests.put(None)
+    goals = _goals(rows)
     if args.json:
         command = ["python", "benchmarks/bench_train.py", *(argv if argv is not None else sys.argv[1:])]
         args.json.parent.mkdir(parents=True, exist_ok=True)

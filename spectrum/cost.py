@@ -16,15 +16,19 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
-from common.cli import OneLineParser, positive_int
+from common.cli import OneLineParser, UsageError, positive_int
 from .counting import BREAKDOWN_COLUMNS, GROUPED_CONV_OP, MEMORY_FORMATS, SKIPPED_OPS, Counts, count, count_spec
 from .devices import device_label, environment, resolve_device
 from .memory import peak_memory
 from .timing import DTYPES, MODES, latency
+
+if TYPE_CHECKING:
+    from .networks import NetworkSpec
 
 __all__ = [
     "BREAKDOWN_COLUMNS", "DTYPES", "GROUPED_CONV_OP", "MEMORY_FORMATS", "MODES", "SKIPPED_OPS", "Counts", "cost_table",
@@ -126,68 +130,89 @@ def _parser():
     return p
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
-    args = parser.parse_or_exit(argv)
+@dataclass(frozen=True)
+class _Run:
+    """What the flags resolve to: the network, its points, where to time them and where to write."""
 
-    def usage(flag, exc):
-        print(f"{parser.prog}: error: argument {flag}: {exc}", file=sys.stderr)
-        return 2
+    base: NetworkSpec
+    points: list | None  # a named point set's points (their labels go into the table), else None
+    specs: list
+    device: torch.device
+    batch: int
+    out: str
 
+
+def _resolve(args) -> _Run:
+    """The flags resolved against the network family; a `UsageError` naming the flag when one is not allowed."""
     from .families import NETWORKS
 
     try:
         base = NETWORKS[args.net].spec(image_size=args.image_size, in_channels=args.in_channels)
     except ValueError as exc:
-        return usage("--image-size", exc)
+        raise UsageError(f"argument --image-size: {exc}") from None
     named = NETWORKS[args.net].point_sets.get(args.points)
     try:
         points = named(base) if named else None
         specs = [p.spec for p in points] if points else spectrum_points(base, args.points)
     except ValueError as exc:
-        return usage("--points", exc)
+        raise UsageError(f"argument --points: {exc}") from None
     try:
         device = resolve_device(args.device)
     except ValueError as exc:
-        return usage("--device", exc)
+        raise UsageError(f"argument --device: {exc}") from None
     if not args.min_run_time > 0:
-        return usage("--min-run-time", f"expected a positive number of seconds, got {args.min_run_time}")
+        raise UsageError(f"argument --min-run-time: expected a positive number of seconds, got {args.min_run_time}")
     if args.memory and not args.latency:
-        return usage("--memory", "needs --latency")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+        raise UsageError("argument --memory: needs --latency")
     batch = args.batch_size or (64 if device.type == "cuda" else 8)
     out = args.out or os.path.join("runs", "cost", f"{args.net}-{base.image_size}")
+    return _Run(base, points, specs, device, batch, out)
+
+
+def _sidecar(argv, args, run: _Run, table, elapsed: float) -> dict:
+    """cost.json: the command, what was counted and how, the latency settings, the environment."""
+    return {
+        "command": "python -m spectrum.cost " + shlex.join(argv),
+        "net": args.net, "image_size": run.base.image_size, "points": list(table.position),
+        "counting": "params: trainable; macs: conv + matmul multiply-adds per image (fvcore, batch 1, "
+                    "FLOPs = 2 x MACs); activations: output elements of those ops",
+        "latency": None if not args.latency else {
+            "device": device_label(run.device), "batch_size": run.batch, "dtype": args.dtype,
+            "memory_format": args.memory_format, "backend": args.backend, "min_run_time": args.min_run_time,
+            "unit": "ms per batch: median and IQR of repeats after warm-up"},
+        "elapsed_s": round(elapsed, 3),
+        "environment": environment(run.device),
+    }
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_or_exit(argv)
+    try:
+        run = _resolve(args)
+    except UsageError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         start = time.perf_counter()
-        table = cost_table(specs, latency_device=device if args.latency else None, batch_size=batch, dtype=args.dtype,
-                           memory_format=args.memory_format, backend=args.backend, memory=args.memory,
-                           min_run_time=args.min_run_time)
-        if points:
-            table = _with_named_positions(table, points)
+        table = cost_table(run.specs, latency_device=run.device if args.latency else None, batch_size=run.batch,
+                           dtype=args.dtype, memory_format=args.memory_format, backend=args.backend,
+                           memory=args.memory, min_run_time=args.min_run_time)
+        if run.points:
+            table = _with_named_positions(table, run.points)
         elapsed = time.perf_counter() - start
-        os.makedirs(out, exist_ok=True)
-        table.to_csv(os.path.join(out, "cost.csv"), index=False)
-        sidecar = {
-            "command": "python -m spectrum.cost " + shlex.join(argv),
-            "net": args.net, "image_size": base.image_size, "points": list(table.position),
-            "counting": "params: trainable; macs: conv + matmul multiply-adds per image (fvcore, batch 1, "
-                        "FLOPs = 2 x MACs); activations: output elements of those ops",
-            "latency": None if not args.latency else {
-                "device": device_label(device), "batch_size": batch, "dtype": args.dtype,
-                "memory_format": args.memory_format, "backend": args.backend, "min_run_time": args.min_run_time,
-                "unit": "ms per batch: median and IQR of repeats after warm-up"},
-            "elapsed_s": round(elapsed, 3),
-            "environment": environment(device),
-        }
-        with open(os.path.join(out, "cost.json"), "w") as f:
-            json.dump(sidecar, f, indent=2)
+        os.makedirs(run.out, exist_ok=True)
+        table.to_csv(os.path.join(run.out, "cost.csv"), index=False)
+        with open(os.path.join(run.out, "cost.json"), "w") as f:
+            json.dump(_sidecar(argv, args, run, table, elapsed), f, indent=2)
     except Exception as exc:  # noqa: BLE001 - one line, exit 1
         print(f"{parser.prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(table.to_string(index=False))
-    print(f"wrote {os.path.join(out, 'cost.csv')} and cost.json ({elapsed:.1f} s)", file=sys.stderr)
+    print(f"wrote {os.path.join(run.out, 'cost.csv')} and cost.json ({elapsed:.1f} s)", file=sys.stderr)
     return 0
 
 
