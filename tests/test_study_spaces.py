@@ -71,3 +71,20 @@ def test_lr_accepts_auto_or_a_positive_number_only():
     assert StudyConfig(space="segments", lr="auto").lr == "auto"
     with pytest.raises(ValueError, match="--lr"):
         StudyConfig(space="segments", lr=-1.0)
+
+
+def test_a_study_with_lr_auto_trains_each_point_at_its_tuned_rate(tmp_path):
+    import pandas as pd
+
+    from studies.runner import run
+
+    config = StudyConfig(space="segments", out=tmp_path / "run", dataset="synthetic", epochs=1, seeds=1, width=2,
+                         depth=2, batch_size=16, lr="auto", latency_batch=4, quiet=True, match="none", workers=1)
+    summary = run(config)
+    assert summary.counts == {"COMPLETE": 2} and not summary.unfinished
+    tuning = pd.read_csv(config.folder / "lr_tuning.csv")
+    assert sorted(tuning["lr"].unique()) == sorted(LR_GRID) and len(tuning) == 2 * len(LR_GRID)
+    best = tuning.sort_values("accuracy", ascending=False, kind="stable").drop_duplicates("position")
+    trials = pd.read_csv(config.folder / "trials.csv").set_index("position")
+    for position, lr in zip(best["position"], best["lr"]):
+        assert trials.loc[position, "lr"] == lr  # the seeds train at the rate that scored best on validation
