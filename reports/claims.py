@@ -1,5 +1,5 @@
 """The questions besides "segments": which pre-specified contrasts a study's points support, and each one
-tested (reports.contrast) into a claim dict (contract 10).
+tested (reports.contrast) into a claim dict (question, subject, outcome, difference, interval, mde, ...).
 
     specs = claim_specs(point_table(c))             # c: reports.verdict_data.prepare(trials)
     claim = evaluate(specs[0], g, alpha=..., margin=1.0)   # g: that budget's claimed rows

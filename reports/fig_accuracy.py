@@ -20,6 +20,15 @@ EDF_COLUMNS = 3  # error-EDF panels per row (one per matched budget)
 EDF_ROW_PX = 320  # the height each further row of panels adds
 
 
+def _intervals(points: pd.DataFrame):
+    """Seeds, mean and the 95% Student-t interval (percent, clipped to 0-100) of each point's accuracy."""
+    n = points["n_seeds"].astype("float64")
+    t = stdtrit(n.where(n > 1) - 1, 0.5 + CONFIDENCE / 2)  # the Student-t quantile (NaN for one seed)
+    half = 100 * t * points["accuracy_sd"] / np.sqrt(n)
+    mean = 100 * points["accuracy"].astype("float64")
+    return n, mean, (mean - half).clip(0, 100), (mean + half).clip(0, 100)
+
+
 def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Section:
     """Mean accuracy over seeds at each segment count, a t interval, the single seeds, the two ends."""
     why = missing_reason(df, "accuracy", "accuracy") or missing_reason(df, "segments", "segment count")
@@ -31,11 +40,7 @@ def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Sec
     # one line per budget and variant (order / nonlinearity), so each variant's effect shows at every segment count
     varied = [c for c in ("order", "activation") if p[c].nunique() > 1]
     best = p.sort_values(["budget_label", "variant", "segments"], kind="stable").reset_index(drop=True)
-    n = best["n_seeds"].astype("float64")
-    t = stdtrit(n.where(n > 1) - 1, 0.5 + CONFIDENCE / 2)  # the Student-t quantile (NaN for one seed)
-    half = 100 * t * best["accuracy_sd"] / np.sqrt(n)
-    mean = 100 * best["accuracy"].astype("float64")
-    lo, hi = (mean - half).clip(0, 100), (mean + half).clip(0, 100)  # an interval never leaves 0-100%
+    n, mean, lo, hi = _intervals(best)
     line = best["budget_label"] + (" · " + best["variant"] if varied else "")
     best = best.assign(
         budget=esc_col(line), segments=best["segments"].astype("float64"), mean=mean,

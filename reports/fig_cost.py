@@ -26,6 +26,24 @@ def front_points(front: pd.DataFrame, pts: pd.DataFrame) -> pd.DataFrame:
     return f.merge(costs, on="point", how="left")[FRONT_COLUMNS]
 
 
+def _draw_front(fig, f: pd.DataFrame, col: str, what: str, table_col: str, line: bool) -> pd.DataFrame | None:
+    """The verdict's front circled on `fig` (a step line on MACs); on MACs also the front's table."""
+    hover = [esc(f"{lab}: {a:.2f}% mean of {n} seed(s), {what} {human_count(x)}")
+             for lab, a, n, x in zip(f["label"], f["accuracy"], f["n_seeds"], f[col])]
+    fig.add_scatter(
+        x=f[col], y=f["accuracy"], mode="lines+markers" if line else "markers", hovertext=hover, hoverinfo="text",
+        line=dict(shape="hv", color="black", width=1.5), marker=dict(symbol="circle-open", size=14, color="black"),
+        name=f"the verdict's Pareto front ({len(f)} points; test accuracy where stored)",
+    )
+    if not line:
+        return None
+    return pd.DataFrame({
+        "point": f["label"], "matched budget": f["budget_label"], "region": f["region"],
+        "accuracy (%), test where stored": f["accuracy"].round(2),
+        table_col + " (the budget's)": [f"{int(round(x)):,}" for x in f[col]], "seeds": f["n_seeds"],
+    })
+
+
 def accuracy_vs(
     df: pd.DataFrame, front: pd.DataFrame, col: str, what: str, title: str, xlabel: str, table_col: str,
     *, line: bool,
@@ -56,24 +74,8 @@ def accuracy_vs(
     )
     fig.update_traces(marker=dict(size=9, opacity=0.8, line=dict(width=0.5, color="#333")),
                       hovertemplate="%{customdata[0]}<extra></extra>")
-    table = None
     f = front[front[col].notna() & (front[col] > 0)].sort_values(col, kind="stable")
-    if not f.empty:
-        hover = [
-            esc(f"{lab}: {a:.2f}% mean of {n} seed(s), {what} {human_count(x)}")
-            for lab, a, n, x in zip(f["label"], f["accuracy"], f["n_seeds"], f[col])
-        ]
-        fig.add_scatter(
-            x=f[col], y=f["accuracy"], mode="lines+markers" if line else "markers", hovertext=hover, hoverinfo="text",
-            line=dict(shape="hv", color="black", width=1.5), marker=dict(symbol="circle-open", size=14, color="black"),
-            name=f"the verdict's Pareto front ({len(f)} points; test accuracy where stored)",
-        )
-        if line:
-            table = pd.DataFrame({
-                "point": f["label"], "matched budget": f["budget_label"], "region": f["region"],
-                "accuracy (%), test where stored": f["accuracy"].round(2),
-                table_col + " (the budget's)": [f"{int(round(x)):,}" for x in f[col]], "seeds": f["n_seeds"],
-            })
+    table = _draw_front(fig, f, col, what, table_col, line) if not f.empty else None
     if has_seg:
         ticks = segment_ticks(c["segments"])
         fig.update_layout(coloraxis_colorbar=dict(

@@ -1,4 +1,4 @@
-"""The verdict (contract 8): at each matched budget, does an intermediate point of the spectrum beat both
+"""The verdict: at each matched budget, does an intermediate point of the spectrum beat both
 ends, does an end beat every intermediate point, or are they within a practical margin?
 
     v = verdict(trials, margin=0.01)          # trials: a DataFrame shaped like DIR/trials.csv

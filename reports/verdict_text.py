@@ -115,7 +115,7 @@ def headline(overall: str, outcomes: list[str], advice: str = "more seeds", desc
 
 
 def _headline(overall: str, outcomes: list[str], advice: str, k: int) -> str:
-    where = f"at {'every one' if k > 1 else 'the one'} of the {_plural(k, 'matched budget')}"
+    where = f"at every one of the {_plural(k, 'matched budget')}" if k > 1 else "at the study's one matched budget"
     if overall == OUTCOMES[INTERMEDIATE]:
         return f"Intermediate better {where}: an intermediate point beats every end compared."
     if overall == OUTCOMES[END]:

@@ -1,4 +1,4 @@
-"""A Verdict (contract 8) -> the plain values the page templates show: per budget the outcome, the
+"""A Verdict -> the plain values the page templates show: per budget the outcome, the
 two compared points, the difference on test with its interval, the detectable difference (80%
 power) and what the interval rules out; the overall outcome, the method and the Pareto front."""
 from __future__ import annotations
