@@ -3,16 +3,14 @@ from __future__ import annotations
 
 
 def check_usage(config) -> None:
-    """Unknown space, network family, dataset, storage URL, device, more workers than the GPUs hold, a
+    """Unknown network family, dataset, storage URL, device, more workers than the GPUs hold, a
     backend that cannot run here, or an image folder a study cannot use (listed, not yet decoded)."""
     from spectrum import NETWORKS, cost
 
     from .data import DATASETS
     from .image_folder import scan_folder
-    from .spaces import get_space
     from .storage import storage_kind
 
-    get_space(config.space)
     usable = [name for name, family in NETWORKS.items() if getattr(family, "in_studies", True)]
     if config.net not in usable:
         raise ValueError(f"--net {config.net!r} is not allowed; expected one of {', '.join(usable)} (or list)")
