@@ -42,7 +42,7 @@ from studies.config import StudyConfig  # noqa: E402
 from studies.data import load_dataset  # noqa: E402
 from studies.group_merge import merge_grouped_convs, merge_label  # noqa: E402
 from studies.process import configure_worker  # noqa: E402
-from studies.spaces import position_label  # noqa: E402
+from common.vocabulary import position_label  # noqa: E402
 
 GOAL_TOTAL = 1.8
 GOAL_SPREAD = 2.0

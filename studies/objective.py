@@ -10,12 +10,13 @@ from dataclasses import replace
 
 import optuna
 
+from common.vocabulary import position_label
 from reports.record import TrialRecord, part, store
 
 from .budgets import budget_label
 from .grid import duplicate_of
 from .plan import StudyPlan
-from .spaces import Point, position_label
+from .spaces import Point
 from .storage import Heartbeat
 
 LATENCY_RUN_S = 0.1  # seconds of timing a network: ms-scale forwards give tens of samples
@@ -140,9 +141,11 @@ class Objective:
         rec = TrialRecord(**point_part(point, config, spec), **part(counts), **lat, dataset=data.name,
                           device=str(self.device), lr=lr)
         store(trial, rec)
+        curve = []
 
         def on_epoch(epoch, accuracy):
-            store(trial, replace(rec, accuracy_per_epoch=[*(trial.user_attrs.get("accuracy_per_epoch") or ()), accuracy]))
+            curve.append(accuracy)
+            store(trial, replace(rec, accuracy_per_epoch=list(curve)))
             if self.bar is not None:
                 self.bar.set_postfix_str(f"#{trial.number} epoch {epoch}/{config.epochs}: {accuracy:.1%}")
 

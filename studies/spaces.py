@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from common.vocabulary import ACTIVATION_NAMES, ORDERS, divisors, position_label  # noqa: F401 (re-exported)
+from common.vocabulary import ACTIVATION_NAMES, ORDERS, divisors
 
 NONLINEARITIES = ACTIVATION_NAMES[:5]  # the joint space's: none, relu, elu, gelu, silu
 FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see reports.verdict's schedule)
