@@ -37,18 +37,18 @@ def _best(fn, repeats: int):
 
 def _write_study(d: Path, trials: int) -> None:
     """A synthetic joint study of `trials` trials, written as a study writes one."""
-    import reports
-    from reports.synthetic import synthetic_config, synthetic_trials
+    from records.synthetic import synthetic_config, synthetic_trials
+    from records.table import write_trial_tables
 
     d.mkdir(parents=True, exist_ok=True)
-    reports.data.write_trial_tables(synthetic_trials("middle", space="joint", n_trials=trials, fail_every=50), d)
+    write_trial_tables(synthetic_trials("middle", space="joint", n_trials=trials, fail_every=50), d)
     (d / "config.json").write_text(json.dumps(synthetic_config("joint", study_name=f"bench-{trials}")), encoding="utf-8")
 
 
 def _stages(d: Path, repeats: int) -> dict:
     """The best of `repeats` seconds of each in-process stage, the verdict on 100 trials, and the CLI."""
     import reports
-    from reports.synthetic import synthetic_trials
+    from records.synthetic import synthetic_trials
 
     t = {}
     t["load_s"], (df, cfg) = _best(lambda: reports.load_study_dir(d), repeats)

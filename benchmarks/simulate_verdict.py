@@ -1,5 +1,5 @@
 """The verdict's measured guarantees: false-claim rate and power of simulated studies with a known truth
-(reports.verdict_sim), a markdown table docs/STATISTICS.md quotes. Kept out of the suite (minutes);
+(verdict.sim), a markdown table docs/STATISTICS.md quotes. Kept out of the suite (minutes);
 tests/test_verdict_sim.py runs the same cells with fewer studies.
 
     python benchmarks/simulate_verdict.py [--sims 2000] [--image-sims 400] [--seed 0]
@@ -20,8 +20,8 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.claims_sim import claim_cells, claim_power_cells, image_claim_cells, run_claims  # noqa: E402
-from reports.verdict_sim import false_claim_cells, image_cells, power_cells, run  # noqa: E402
+from verdict.claims_sim import claim_cells, claim_power_cells, image_claim_cells, run_claims  # noqa: E402
+from verdict.sim import false_claim_cells, image_cells, power_cells, run  # noqa: E402
 
 
 def upper(k: int, n: int, conf: float = 0.95) -> float:

@@ -9,11 +9,11 @@ Command line: ``python -m reports DIR [DIR ...] [--out FILE]``. Needs pandas, nu
 (no torch), so a report can be redrawn anywhere from trials.csv + config.json.
 """
 from .browser import find_chromium, screenshot
-from .data import load_study_dir, tidy
-from .points import points_table
+from records.table import load_study_dir, tidy
+from records.points import points_table
 from .figures import NoData, Section, figures, sections
 from .page import render, render_compare, write, write_compare, write_index
-from .verdict import BudgetVerdict, Verdict, pareto_mask, verdict
+from verdict import BudgetVerdict, Verdict, pareto_mask, verdict
 
 __all__ = [
     "BudgetVerdict",

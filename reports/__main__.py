@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     args = p.parse_or_exit(argv)
 
     from .compare import write_compare
-    from .data import load_study_dir
+    from records.table import load_study_dir
     from .index import write_index
     from .page import write
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import completed, load_study_dir
+from records.table import completed, load_study_dir
 from .figures import sections
 from .meta import header
 from .templating import ensure_tidy, render_template, write_atomic
-from .verdict import study_verdict
+from verdict import study_verdict
 from .verdict_view import verdict_view
 
 __all__ = ["render_compare", "write_compare"]

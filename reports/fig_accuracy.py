@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 from scipy.special import stdtrit
 
-from .data import completed, missing_reason
+from records.table import completed, missing_reason
 from .plotstyle import (
     HEIGHT, REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, percent_range,
     segment_ticks,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 
-from .data import completed, human_count, missing_reason
+from records.table import completed, human_count, missing_reason
 from .plotstyle import (
     ACC_AXIS, HEIGHT, REGION_ORDER, REGION_SYMBOL, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, fit_titles,
     hover_col, layout, segment_ticks,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .data import tidy
+from records.table import tidy
 from .fig_accuracy import accuracy_vs_segments, error_edf, per_epoch
 from .fig_cost import accuracy_vs, front_points, spectrum_cost
-from .points import points_table
+from records.points import points_table
 from .plotstyle import NoData, Section, latency_unit
 
 __all__ = ["NoData", "Section", "sections", "figures", "latency_unit", "TITLES"]
@@ -38,7 +38,7 @@ def sections(df: pd.DataFrame, config: dict | None = None, *, v=None) -> list[Se
         why = NoData("trials.csv holds no trials yet, so there is nothing to plot.")
         return [Section(t, note=why) for t in TITLES]
     if v is None:
-        from .verdict import verdict
+        from verdict import verdict
 
         v = verdict(df)
     pts = points_table(df)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import load_study_dir, tidy
+from records.table import load_study_dir, tidy
 from common.mask import mask_config
 from .meta import counts_text
 from .templating import render_template, write_atomic
-from .verdict import study_verdict
+from verdict import study_verdict
 
 __all__ = ["write_index", "study_dirs"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .data import STATES, human_count
+from records.table import STATES, human_count
 from .environment_text import environment_line, environment_pairs
 from common.mask import mask_config
 

@@ -16,7 +16,7 @@ from .index import write_index
 from .meta import header
 from .tables import failed_trials, trials_table
 from .templating import ensure_tidy, plotly_js, render_template, write_atomic
-from .verdict import study_verdict
+from verdict import study_verdict
 from .verdict_view import verdict_view
 
 # render_compare/write_compare (compare.py) and write_index (index.py) are re-exported here.

@@ -14,7 +14,7 @@ __all__ = ["table_columns", "trials_table", "failed_trials"]
 
 def table_columns() -> list[tuple[str, str, str]]:
     """(column, header, kind) of the trials table, from reports.record."""
-    from . import record
+    from records import record
 
     kinds = record.kinds()
     return [(col, label, kinds[col]) for col, label in record.table_columns()]

@@ -14,7 +14,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from .data import tidy
+from records.table import tidy
 
 __all__ = ["render_template", "plotly_js", "figure_html", "write_atomic", "ensure_tidy"]
 

@@ -3,8 +3,8 @@ two compared points, the difference on test with its interval, the detectable di
 power) and what the interval rules out; the overall outcome, the method and the Pareto front."""
 from __future__ import annotations
 
-from .verdict import Verdict
-from .verdict_text import diverged_sentence
+from verdict import Verdict
+from verdict.words import diverged_sentence
 
 __all__ = ["verdict_view", "claims_view", "PAPER"]
 

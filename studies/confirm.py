@@ -27,13 +27,14 @@ def source_settings(folder: Path) -> dict:
 @functools.lru_cache(maxsize=8)
 def front_points(folder: str) -> tuple[tuple, ...]:
     """(segments, order, activation, budget, base width) of every point on the source study's Pareto front."""
-    import reports
+    from records.table import load_study_dir, tidy as tidy_frame
+    from verdict import verdict
 
     try:
-        tidy = reports.tidy(reports.load_study_dir(folder)[0])
+        tidy = tidy_frame(load_study_dir(folder)[0])
     except ValueError as err:
         raise ValueError(f"--confirm {folder}: {err}") from None
-    front = reports.verdict(tidy).pareto_front
+    front = verdict(tidy).pareto_front
     if front.empty or "point" not in front:
         raise ValueError(f"--confirm {folder}: the study has no completed point on a Pareto front to confirm")
     rows = tidy[tidy["point"].isin(front["point"])].drop_duplicates("point")

@@ -13,7 +13,7 @@ import json
 import optuna
 from optuna.trial import TrialState
 
-from reports.record import TrialRecord
+from records.record import TrialRecord
 
 from .spaces import budgets, first_seeds
 

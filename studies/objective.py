@@ -1,5 +1,5 @@
 """One trial: build the point's network, count and time it, train it, test it; each step returns its part
-of the trial's `TrialRecord`, and `reports.record.store` writes the record whole after each step.
+of the trial's `TrialRecord`, and `records.record.store` writes the record whole after each step.
 
 A failure a rerun would repeat (divergence, an invalid spec) is stored FAIL `permanent`; a diverged run is
 also `diverged` (an outcome the verdict counts); any other failure is an interruption, trained again.
@@ -11,7 +11,7 @@ from dataclasses import replace
 import optuna
 
 from common.vocabulary import position_label
-from reports.record import TrialRecord, part, store
+from records.record import TrialRecord, part, store
 
 from .budgets import budget_label
 from .grid import duplicate_of

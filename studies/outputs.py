@@ -10,9 +10,9 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from reports import record
-from reports.data import write_trial_tables
-from reports.verdict import study_verdict
+from records import record
+from records.table import write_trial_tables
+from verdict import study_verdict
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:

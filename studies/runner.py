@@ -84,12 +84,12 @@ def grid_latency(plan: StudyPlan, device, threads) -> dict:
 
 def seeds_to_add(study, config, seeds: dict) -> dict:
     """--seeds auto: budget -> seeds to add, from the verdict's rule on what is stored."""
-    import reports
-    from reports.verdict import design_looks, seeds_to_add as rule
+    from records.table import tidy
+    from verdict import design_looks, seeds_to_add as rule
 
     from .outputs import trials_frame
 
-    frame = reports.tidy(trials_frame(study))
+    frame = tidy(trials_frame(study))
     adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds,
                 looks=design_looks(config.seeds, config.max_seeds))
     return {b: adds.get(budget_label(config, b), 0) for b in seeds if adds.get(budget_label(config, b), 0) > 0}

@@ -14,7 +14,7 @@ from typing import Callable
 from common.vocabulary import ACTIVATION_NAMES, ORDERS, divisors
 
 NONLINEARITIES = ACTIVATION_NAMES[:5]  # the joint space's: none, relu, elu, gelu, silu
-FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see reports.verdict's schedule)
+FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see the verdict's schedule)
 
 
 @dataclass(frozen=True)

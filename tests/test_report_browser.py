@@ -11,8 +11,8 @@ import pytest
 
 import reports
 from reports.browser import find_chromium, render_dom
-from reports.data import write_trial_tables
-from reports.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
+from records.table import write_trial_tables
+from records.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,

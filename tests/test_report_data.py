@@ -6,14 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import records.table
 import reports
-from reports.synthetic import synthetic_config, synthetic_trials, write_synthetic_study
+from records.table import write_trial_tables
+from records.synthetic import synthetic_config, synthetic_trials, write_synthetic_study
 
 
 def _roundtrip(tmp_path, raw, cfg=None):
     d = tmp_path / "study"
     d.mkdir(exist_ok=True)
-    reports.data.write_trial_tables(raw, d)
+    write_trial_tables(raw, d)
     (d / "config.json").write_text(json.dumps(cfg or synthetic_config()), encoding="utf-8")
     return reports.load_study_dir(d)
 
@@ -69,7 +71,7 @@ def test_tidy_types_regions_lists(tmp_path):
     assert np.allclose(ok["error"], 1 - ok["accuracy"])
     fail = t[t["state"] == "FAIL"]
     assert len(fail) and fail["accuracy"].isna().all() and (fail["fail_reason"] != "").all()
-    assert t.attrs["missing_columns"] == [c for c in reports.data.columns() if c not in raw.columns]
+    assert t.attrs["missing_columns"] == [c for c in records.table.columns() if c not in raw.columns]
     # seeds of one point share its key; different points differ
     assert t.groupby("point")["seed"].nunique().max() == 3
     assert t["point"].nunique() == 5  # five segment counts at one budget
@@ -86,7 +88,7 @@ def test_tidy_keeps_activation_none_and_is_pure_and_idempotent(tmp_path):
 
 
 def test_tidy_records_missing_columns_and_a_figure_says_why_it_is_absent(tmp_path):
-    reports.data.write_trial_tables(synthetic_trials("middle"), tmp_path)
+    write_trial_tables(synthetic_trials("middle"), tmp_path)
     written = pd.read_csv(tmp_path / "trials.csv").drop(columns=["latency_ms"])  # a table made by other means
     t = reports.tidy(written)
     assert {"latency_ms", "accuracy_per_epoch"} <= set(t.attrs["missing_columns"])  # curves.csv not read

@@ -13,9 +13,9 @@ from markupsafe import escape
 
 import reports
 import reports.__main__ as reports_main
-from reports import record
+from records import record
 from common.mask import mask_secrets
-from reports.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
+from records.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr:et/pw"

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import reports
-from reports.points import point_label, region
+from records.points import point_label, region
 
 
 def _trial(number, segments, seed, accuracy, state="COMPLETE", diverged=None, budget_label="macs≈1M"):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import reports
-from reports.pareto import pareto_front, pareto_mask
-from reports.synthetic import simulated_accuracies, study_frame, synthetic_trials
+from verdict.pareto import pareto_front, pareto_mask
+from records.synthetic import simulated_accuracies, study_frame, synthetic_trials
 
 CONTRACT = ["state", "position", "segments", "base_width", "budget_label", "seed", "accuracy", "test_accuracy", "macs"]
 OUTCOMES = {"intermediate better", "end better", "no practical difference", "not resolved", "mixed", "no data"}

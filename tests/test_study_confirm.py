@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from reports import record
+from records import record
 from studies.spaces import SPACES
 
 

@@ -10,7 +10,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from reports import record
+from records import record
 import reports
 from studies.config import StudyConfig
 
@@ -58,7 +58,7 @@ def test_unknown_attributes_are_not_fields_and_unset_fields_are_not_stored():
 
 
 def test_reports_import_without_torch():
-    code = "import sys, reports, reports.record; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, reports, records.record, verdict; assert 'torch' not in sys.modules, 'torch imported'"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
@@ -165,7 +165,7 @@ def test_seeds_auto_adds_the_seeds_the_rule_asks_for_and_a_rerun_resumes_them(tm
 
     from studies.runner import run
 
-    verdict_module = importlib.import_module("reports.verdict")  # the module, not the function reports.verdict
+    verdict_module = importlib.import_module("verdict.core")  # the module, not the function reports.verdict
 
     asked = []
 

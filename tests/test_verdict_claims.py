@@ -1,7 +1,7 @@
 """Claims of every question under one alpha (order, nonlinearity, interaction besides segments), and
 budgets drawn descriptive: the claim list a study's points support, each contrast against a direct
 computation, and the chance of any false claim across a whole study's claims at most 5% in simulated
-studies with a known truth (reports.claims_sim; exact one-sided binomial test at 1%)."""
+studies with a known truth (verdict.claims_sim; exact one-sided binomial test at 1%)."""
 import json
 
 import numpy as np
@@ -10,12 +10,12 @@ from scipy import stats as sps
 from scipy.stats import binomtest
 
 import reports
-from reports.claims_sim import claim_cells, claim_power_cells, design_points, image_claim_cells, run_claims
-from reports.contrast import contrast_image_variance, contrast_test, residual_sd
-from reports.stats import image_variance
-from reports.verdict import seeds_to_add
-from reports.synthetic import synthetic_trials
-from reports.verdict_sim import descriptive_cells, power_cells, run
+from verdict.claims_sim import claim_cells, claim_power_cells, design_points, image_claim_cells, run_claims
+from verdict.contrast import contrast_image_variance, contrast_test, residual_sd
+from verdict.stats import image_variance
+from verdict import seeds_to_add
+from records.synthetic import synthetic_trials
+from verdict.sim import descriptive_cells, power_cells, run
 
 LIMIT, SIMS = 0.05, 1500
 

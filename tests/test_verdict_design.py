@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import reports
-from reports.stats import LOOKS, plan
-from reports.synthetic import simulated_accuracies, study_frame, synthetic_config
-from reports.verdict import looks_from, study_verdict
+from verdict.stats import LOOKS, plan
+from records.synthetic import simulated_accuracies, study_frame, synthetic_config
+from verdict import looks_from, study_verdict
 
 
 def _study(seeds=8, budgets=2, effect=0.03, rng=0):

@@ -2,7 +2,7 @@
 
 Every simulated study has seed-level data-order noise shared by all points of a budget, a trained
 model's own noise shared by its validation and test accuracy (so the winner's curse survives the
-split), and independent image-sampling noise per split (reports.synthetic.simulated_accuracies).
+split), and independent image-sampling noise per split (records.synthetic.simulated_accuracies).
 A false claim is: "intermediate better" when the named intermediate does not truly beat both ends,
 "end better" when the named end does not truly beat every intermediate point, or "no practical
 difference" when the true best-intermediate-minus-best-end gap is at least the margin.
@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from reports.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, final_look, level, plan
-from reports.synthetic import simulated_accuracies, simulated_ends, study_frame
-from reports import verdict_sim as sim
-from reports.verdict import design_looks, seeds_to_add, verdict
+from verdict.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, final_look, level, plan
+from records.synthetic import simulated_accuracies, simulated_ends, study_frame
+from verdict import sim
+from verdict import design_looks, seeds_to_add, verdict
 
 SIMS = 3000
 MARGIN = 0.01  # 1 point

@@ -1,5 +1,5 @@
 """The verdict's false-claim guarantee and power, measured on simulated studies with a known truth
-(reports.verdict_sim): unequal seed spreads, diverged runs, per-image architecture x image effects,
+(verdict.sim): unequal seed spreads, diverged runs, per-image architecture x image effects,
 many looks and least favourable truths. A cell fails when its rate is above 5% beyond Monte-Carlo
 error: an exact one-sided binomial test at the 1% level on the stated number of simulated studies.
 benchmarks/simulate_verdict.py prints the full table (more cells, more studies)."""
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from reports.verdict_sim import false_claim_cells, image_cells, power_cells, run
+from verdict.sim import false_claim_cells, image_cells, power_cells, run
 
 LIMIT = 0.05
 SIMS = 1500
@@ -52,7 +52,7 @@ def test_per_image_results_keep_the_test_images_sampling_in_the_interval():
 
 def test_seeds_alone_miss_the_image_effect():
     """The same studies without per-image results: the guarantee fails, which is why the page says so."""
-    from reports import verdict_sim as sim
+    from verdict import sim
 
     cell = next(s for s in image_cells() if s.seeds == 20)
     val, test, _ = sim._draw(cell, 150, np.random.default_rng(7))

@@ -1,10 +1,10 @@
-"""reports.stats: critical values, the detectable difference, each contrast's variance (seeds, pooled where
+"""verdict.stats: critical values, the detectable difference, each contrast's variance (seeds, pooled where
 spreads agree, and test images), the look schedule."""
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from reports.stats import (
+from verdict.stats import (
     END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, classify, compare, contrast_variance, critical, detectable,
     final_look, image_variance, level, next_seed_count, plan,
 )

@@ -13,7 +13,7 @@ import pandas as pd
 from .claims import claim_specs
 from .contrast import cannot_settle, contrast_image_variance, contrast_test
 from .stats import level
-from .verdict_sim import DESCRIPTIVE, Setting, _draw, _look, false_claims
+from .sim import DESCRIPTIVE, Setting, _draw, _look, false_claims
 
 __all__ = ["ClaimSetting", "design_points", "run_claims", "claim_cells", "image_claim_cells", "claim_power_cells"]
 

@@ -20,12 +20,12 @@ import pandas as pd
 
 from dataclasses import replace
 
-from . import verdict_text as text
+from . import words as text
 from .claims import claim_specs, evaluate, point_table, segments_claim
 from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
 from .pareto import pareto_front, pareto_mask
 from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
-from .verdict_data import DIVERGED, blocks, claimed, correct_bits, looks_from, point_means, prepare
+from .data import DIVERGED, blocks, claimed, correct_bits, looks_from, point_means, prepare
 
 __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
            "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE", "EXPLORATORY_SPACES"]

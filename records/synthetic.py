@@ -29,7 +29,7 @@ from common.vocabulary import ACTIVATION_NAMES as ACTIVATIONS
 from common.vocabulary import ORDERS, position_label
 
 from . import record
-from .data import write_trial_tables
+from .table import write_trial_tables
 from .record import TrialRecord
 
 __all__ = [

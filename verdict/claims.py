@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import verdict_text as text
+from . import words as text
 from .contrast import contrast_image_variance, contrast_test, detectable_se
-from .verdict_data import VARIANTS, cells, correct_bits
+from .data import VARIANTS, cells, correct_bits
 
 __all__ = ["ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
 

@@ -1,0 +1,13 @@
+"""The verdict, torch-free: statistics, claims, their words and the simulations with known truths.
+
+    v = verdict.verdict(trials, margin=0.01)   # trials: a DataFrame shaped like DIR/trials.csv (raw or tidy)
+    v.overall, v.budgets[0].ci_low, v.claims, v.to_json()
+
+reports/ draws it; studies/ stores it (verdict.json) and asks it for seeds (seeds_to_add).
+"""
+from .core import (
+    DESCRIPTIVE, BudgetVerdict, Verdict, design_looks, looks_from, pareto_mask, seeds_to_add, study_verdict, verdict,
+)
+
+__all__ = ["DESCRIPTIVE", "BudgetVerdict", "Verdict", "design_looks", "looks_from", "pareto_mask", "seeds_to_add",
+           "study_verdict", "verdict"]
