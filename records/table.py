@@ -174,10 +174,9 @@ def human_count(x) -> str:
 def tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Raw trials table -> tidy, typed DataFrame (one row per trial). Pure: `df` is not modified.
 
-    Adds: ``region`` (regular / intermediate / depthwise / unknown), ``error`` (1 - accuracy),
-    ``widths`` and ``accuracy_per_epoch`` as Python lists, ``point`` (the spec minus the seed: the key
-    seeds are averaged over), ``point_label``, ``variant`` ("order / activation") and ``spec`` (the
-    whole spec as one line, for hovers). Idempotent.
+    Adds the point columns (records.points.annotate: ``point``, ``point_label``, ``region``, ``is_end``,
+    ``variant``), ``error`` (1 - accuracy), the list fields as Python lists and ``spec`` (the whole spec as
+    one line, for hovers). Idempotent: the one parser of a trials table, raw or already tidy.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"tidy expects a pandas DataFrame, got {type(df).__name__}")
@@ -206,11 +205,8 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("state", "activation", "match", "order"):
         out[col] = out[col].str.strip()
     out["state"] = out["state"].str.upper()
-    out["region"] = points.region(out["segments"], out["base_width"])
+    out = points.annotate(out)
     out["error"] = 1.0 - out["accuracy"]
-    out["point"] = points.point_key(out)
-    out["variant"] = out["order"].where(out["order"] != "", "?") + " / " + out["activation"].where(out["activation"] != "", "?")
-    out["point_label"] = points.point_label(out)
     out["spec"] = _specs(out)
     out = out.sort_values("number", kind="stable", na_position="last") if out["number"].notna().any() else out
     out.attrs["missing_columns"] = missing

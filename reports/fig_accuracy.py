@@ -21,11 +21,11 @@ EDF_ROW_PX = 320  # the height each further row of panels adds
 
 
 def _intervals(points: pd.DataFrame):
-    """Seeds, mean and the 95% Student-t interval (percent, clipped to 0-100) of each point's accuracy."""
-    n = points["n_seeds"].astype("float64")
+    """Trained runs, validation mean and its 95% Student-t interval (percent, clipped to 0-100) per point."""
+    n = points["validation_accuracies"].map(len).astype("float64")
     t = stdtrit(n.where(n > 1) - 1, 0.5 + CONFIDENCE / 2)  # the Student-t quantile (NaN for one seed)
-    half = 100 * t * points["accuracy_sd"] / np.sqrt(n)
-    mean = 100 * points["accuracy"].astype("float64")
+    half = 100 * t * points["validation_sd"] / np.sqrt(n)
+    mean = 100 * points["validation_mean"].astype("float64")
     return n, mean, (mean - half).clip(0, 100), (mean + half).clip(0, 100)
 
 
@@ -56,8 +56,9 @@ def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Sec
         log_x=True, color_discrete_map=colors, custom_data=["hover"], template=TEMPLATE,
     )
     fig.update_traces(hovertemplate="%{customdata[0]}<extra></extra>", error_y=dict(thickness=1.2, width=4))
-    seeds = best[["budget", "segments", "accuracies"]].explode("accuracies").dropna(subset=["accuracies"])
-    seeds["accuracy"] = 100 * seeds["accuracies"].astype("float64")
+    seeds = best[["budget", "segments", "validation_accuracies"]].explode("validation_accuracies")
+    seeds = seeds.dropna(subset=["validation_accuracies"])
+    seeds["accuracy"] = 100 * seeds["validation_accuracies"].astype("float64")
     for budget, g in seeds.groupby("budget", sort=False):  # every seed, faint
         fig.add_scatter(x=g["segments"], y=g["accuracy"], mode="markers", legendgroup=budget, showlegend=False,
                         marker=dict(color=colors[budget], size=4, opacity=0.35), hoverinfo="skip")

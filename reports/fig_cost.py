@@ -12,24 +12,21 @@ from .plotstyle import (
     hover_col, layout, segment_ticks,
 )
 
-FRONT_COLUMNS = ["point", "label", "budget_label", "region", "accuracy", "macs", "params", "latency_ms", "n_seeds"]
+FRONT_COLUMNS = ["point", "point_label", "budget_label", "region", "accuracy", "macs", "params", "latency_ms", "n_seeds"]
 
 
-def front_points(front: pd.DataFrame, pts: pd.DataFrame) -> pd.DataFrame:
-    """The verdict's Pareto front as it gives it (accuracy in points, test where stored; `macs`: the
-    budget's median MACs, the cost the front is taken on) with each point's mean parameters and
-    latency, to circle the same points in those figures (matched on tidy's `point` key)."""
+def front_points(front: pd.DataFrame) -> pd.DataFrame:
+    """The verdict's Pareto front as it gives it (rows of the points table; `accuracy`: the claimed mean in
+    points; `macs`: the budget's median MACs, the cost the front is taken on)."""
     if front.empty or "point" not in front:
         return pd.DataFrame(columns=FRONT_COLUMNS)
-    costs = pts[["point", "params", "latency_ms"]].drop_duplicates("point")
-    f = front.drop(columns=["macs", "params", "latency_ms"], errors="ignore").rename(columns={"cost": "macs"})
-    return f.merge(costs, on="point", how="left")[FRONT_COLUMNS]
+    return front.drop(columns=["macs"]).rename(columns={"cost": "macs"})[FRONT_COLUMNS]
 
 
 def _draw_front(fig, f: pd.DataFrame, col: str, what: str, table_col: str, line: bool) -> pd.DataFrame | None:
     """The verdict's front circled on `fig` (a step line on MACs); on MACs also the front's table."""
     hover = [esc(f"{lab}: {a:.2f}% mean of {n} seed(s), {what} {human_count(x)}")
-             for lab, a, n, x in zip(f["label"], f["accuracy"], f["n_seeds"], f[col])]
+             for lab, a, n, x in zip(f["point_label"], f["accuracy"], f["n_seeds"], f[col])]
     fig.add_scatter(
         x=f[col], y=f["accuracy"], mode="lines+markers" if line else "markers", hovertext=hover, hoverinfo="text",
         line=dict(shape="hv", color="black", width=1.5), marker=dict(symbol="circle-open", size=14, color="black"),
@@ -38,7 +35,7 @@ def _draw_front(fig, f: pd.DataFrame, col: str, what: str, table_col: str, line:
     if not line:
         return None
     return pd.DataFrame({
-        "point": f["label"], "matched budget": f["budget_label"], "region": f["region"],
+        "point": f["point_label"], "matched budget": f["budget_label"], "region": f["region"],
         "accuracy (%), test where stored": f["accuracy"].round(2),
         table_col + " (the budget's)": [f"{int(round(x)):,}" for x in f[col]], "seeds": f["n_seeds"],
     })

@@ -42,7 +42,7 @@ def sections(df: pd.DataFrame, config: dict | None = None, *, v=None) -> list[Se
 
         v = verdict(df)
     pts = points_table(df)
-    front = front_points(v.pareto_front, pts)
+    front = front_points(v.pareto_front)
     unit = latency_unit(df)
     return [
         accuracy_vs(df, front, "macs", "MACs", TITLES[0], "MACs (multiply-accumulates, fvcore), log scale", "MACs", line=True),

@@ -212,5 +212,5 @@ def test_front_runs_across_budgets_and_across_macs_when_unmatched():
 
 def test_front_keeps_tidy_point_keys():
     v = reports.verdict(reports.tidy(synthetic_trials("middle")))
-    assert {"point", "label", "position", "budget_label", "accuracy", "cost", "region"} <= set(v.pareto_front)
+    assert {"point", "point_label", "position", "budget_label", "accuracy", "cost", "region"} <= set(v.pareto_front)
     assert v.pareto_front["point"].str.contains("|", regex=False).all()

@@ -1,7 +1,7 @@
 """The questions besides "segments": which pre-specified contrasts a study's points support, and each one
 tested (reports.contrast) into a claim dict (question, subject, outcome, difference, interval, mde, ...).
 
-    specs = claim_specs(point_table(c))             # c: reports.verdict_data.prepare(trials)
+    specs = claim_specs(point_table(c))             # c: verdict.data.prepare(tidy trials)
     claim = evaluate(specs[0], g, alpha=..., margin=1.0)   # g: that budget's claimed rows
 
 - order: at each segment count and budget where both orders were trained, spatial first minus pointwise first;
@@ -127,9 +127,15 @@ def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, m
         "level": alpha, "n_seeds": int(n), "df": int(df) if ok else 0, "se": _nan_none(se),
         "images": 0 if correct is None else int(correct.shape[-1]), "metric": metric,
         "n_diverged": int(g["diverged"].to_numpy()[where.ravel()].sum()) if n else 0,
-        "points": list(spec.points), "weights": list(spec.weights),
+        "points": _labels(g, spec.points), "weights": list(spec.weights),
         "rules_out": text.claim_rules_out(low, high, words[0], words[1]),
     }
+
+
+def _labels(g: pd.DataFrame, keys) -> list[str]:
+    """The points' labels (as the page shows them) for their keys."""
+    labels = g.drop_duplicates("point").set_index("point")["point_label"] if "point_label" in g else {}
+    return [str(labels.get(k, k)) for k in keys]
 
 
 def segments_claim(b) -> dict:

@@ -23,9 +23,12 @@ from dataclasses import replace
 from . import words as text
 from .claims import claim_specs, evaluate, point_table, segments_claim
 from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
-from .pareto import pareto_front, pareto_mask
+from .pareto import UNMATCHED, pareto_front, pareto_mask
 from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
-from .data import DIVERGED, blocks, claimed, correct_bits, looks_from, point_means, prepare
+from records.points import DIVERGED, points_table
+from records.table import tidy
+
+from .data import blocks, claimed, correct_bits, looks_from, prepare
 
 __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
            "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE", "EXPLORATORY_SPACES"]
@@ -111,7 +114,8 @@ def _finite(x):
 
 def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: float) -> BudgetVerdict:
     """One budget's segments comparison at level alpha (margin in points) on its claimed rows `g`."""
-    labels, ends, val, test, where = blocks(g)
+    keys, ends, val, test, where = blocks(g)
+    labels = np.asarray(g.drop_duplicates("point").set_index("point")["point_label"].reindex(keys), dtype=object)
     n_inter, n_end = int((~ends).sum()), int(ends.sum())
     cost = float(g["macs"].median()) if g["macs"].notna().any() else None
     counts = dict(n_intermediate=n_inter, n_ends=n_end, cost=cost)
@@ -224,7 +228,8 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     `looks`: by default the trials' seed plan (`looks_from`); else the planned seed counts of --seeds
     auto, or None for a seed count fixed before any result was seen."""
     looks = looks_from(trials) if isinstance(looks, str) else looks
-    c = prepare(trials)
+    t = tidy(trials)
+    c = prepare(t)
     if c.empty:
         return _empty(margin, alpha, looks, 0)
     space = _space(c)
@@ -235,15 +240,15 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     head = text.headline(overall, outcomes, _advice(budgets), n_descriptive)
     if exploratory:
         head = text.EXPLORATORY + " " + head
-    points = point_means(c)
-    front = pareto_front(points)
+    points = points_table(t).assign(budget_label=lambda p: p["budget_label"].replace("", UNMATCHED))
+    front = pareto_front(points.drop(columns="validation_accuracies").assign(accuracy=100 * points["claimed_mean"]))
     n_inter = int((front["region"] == "intermediate").sum())
     sentence = text.front_sentence(len(front), n_inter) if c["macs"].notna().any() else text.front_sentence(0, 0)
     images = sorted({x["images"] for x in claims})
     counts = {q: sum(x["question"] == q for x in claims) for q in ("segments", "order", "nonlinearity", "interaction")}
     method = text.method_sentence(100 * margin, alpha, looks, counts, images, n_descriptive)
-    diverged = tuple({"budget_label": r.budget_label, "point": r.label, "diverged": int(r.n_diverged),
-                      "runs": int(r.n_seeds)} for r in points[points["n_diverged"] > 0].itertuples())
+    diverged = tuple({"budget_label": r.budget_label, "point": r.point_label, "diverged": int(r.n_diverged),
+                      "runs": int(r.n_runs)} for r in points[points["n_diverged"] > 0].itertuples())
     summary = " ".join([head, *(b.summary for b in budgets), text.diverged_sentence(diverged), sentence, method])
     return Verdict(overall, summary, head, method, budgets, front, sentence, 100 * margin, alpha,
                    tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups),
