@@ -6,8 +6,10 @@
 - here: `spectrum_points` (a network at every position) and `cost_table` (one row per point), and the CLI.
 
 `python -m spectrum.cost --net NAME --points all --out DIR [--latency]` writes DIR/cost.csv and DIR/cost.json
-(one row per spectrum point). On a CPU shared with other processes, `--threads 1` often counts faster: a batch-1
-trace is many small ops, and OpenMP threads that wait for a descheduled sibling lose more than they gain.
+(one row per spectrum point); `--model FILE.py:FUNCTION --image-size N` does the same for your own network
+converted at each position, with DIR/layers.csv beside (spectrum.cost_model). On a CPU shared with other
+processes, `--threads 1` often counts faster: a batch-1 trace is many small ops, and OpenMP threads that wait
+for a descheduled sibling lose more than they gain.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from common.cli import OneLineParser, UsageError, positive_int
+from .cost_model import add_model_arguments, check_net_flags, measure_model, resolve_model
 from .counting import BREAKDOWN_COLUMNS, GROUPED_CONV_OP, MEMORY_FORMATS, SKIPPED_OPS, Counts, count, count_spec
 from .devices import device_label, environment, resolve_device
 from .memory import peak_memory
@@ -34,6 +37,9 @@ __all__ = [
     "BREAKDOWN_COLUMNS", "DTYPES", "GROUPED_CONV_OP", "MEMORY_FORMATS", "MODES", "SKIPPED_OPS", "Counts", "cost_table",
     "count", "count_spec", "environment", "latency", "main", "peak_memory", "resolve_device", "spectrum_points",
 ]
+
+COUNTING = ("params: trainable; macs: conv + matmul multiply-adds per image (fvcore, batch 1, FLOPs = 2 x MACs); "
+            "activations: output elements of those ops")
 
 
 def spectrum_points(spec, points="all") -> list:
@@ -101,14 +107,18 @@ def _parser():
 
     p = OneLineParser(prog="python -m spectrum.cost", description="Params, MACs, activations (and latency) of every "
                 "spectrum point of a network; writes DIR/cost.csv and DIR/cost.json.")
-    p.add_argument("--net", default="xception", choices=list(NETWORKS),
-                   help="network family (default xception): " + "; ".join(f"{n}: {f.summary}" for n, f in
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--net", default=None, choices=list(NETWORKS),
+                       help="network family (default xception): " + "; ".join(f"{n}: {f.summary}" for n, f in
                                                                          NETWORKS.items()))
+    which.add_argument("--model", default=None, metavar="FILE.py:FUNCTION",
+                       help="your own network instead (or package.module:FUNCTION; FUNCTION takes num_classes and "
+                            "optionally in_channels): its every kxk conv converted at each position")
     p.add_argument("--image-size", type=positive_int, default=None,
                    help="input side in pixels (default: the network's own, 299 xception, 28 small, 32 resnext, "
                         "224 resnext50)")
     p.add_argument("--in-channels", type=positive_int, default=None,
-                   help="input channels (default: the network's own, 3 xception, 1 small, 3 resnext)")
+                   help="input channels (default: the network's own, 3 xception, 1 small, 3 resnext; 3 --model)")
     named = "; ".join(f"{n}: {', '.join(f.point_sets)}" for n, f in NETWORKS.items() if f.point_sets)
     p.add_argument("--points", default="all",
                    help="'all', a comma list of regular, depthwise, segments=N, group_width=N, or a net's named "
@@ -127,6 +137,7 @@ def _parser():
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads for counting and CPU timing (default: torch's own choice; 1 is often "
                         "faster for batch-1 counting when other processes share the cores)")
+    add_model_arguments(p)
     return p
 
 
@@ -146,6 +157,8 @@ def _resolve(args) -> _Run:
     """The flags resolved against the network family; a `UsageError` naming the flag when one is not allowed."""
     from .families import NETWORKS
 
+    check_net_flags(args)
+    args.net = args.net or "xception"
     try:
         base = NETWORKS[args.net].spec(image_size=args.image_size, in_channels=args.in_channels)
     except ValueError as exc:
@@ -174,8 +187,7 @@ def _sidecar(argv, args, run: _Run, table, elapsed: float) -> dict:
     return {
         "command": "python -m spectrum.cost " + shlex.join(argv),
         "net": args.net, "image_size": run.base.image_size, "points": list(table.position),
-        "counting": "params: trainable; macs: conv + matmul multiply-adds per image (fvcore, batch 1, "
-                    "FLOPs = 2 x MACs); activations: output elements of those ops",
+        "counting": COUNTING,
         "latency": None if not args.latency else {
             "device": device_label(run.device), "batch_size": run.batch, "dtype": args.dtype,
             "memory_format": args.memory_format, "backend": args.backend, "min_run_time": args.min_run_time,
@@ -185,35 +197,49 @@ def _sidecar(argv, args, run: _Run, table, elapsed: float) -> dict:
     }
 
 
+def _measure(argv, args, run: _Run) -> tuple[str, str]:
+    """Count (and time) every point, write cost.csv and cost.json; the table and the note to print."""
+    start = time.perf_counter()
+    table = cost_table(run.specs, latency_device=run.device if args.latency else None, batch_size=run.batch,
+                       dtype=args.dtype, memory_format=args.memory_format, backend=args.backend,
+                       memory=args.memory, min_run_time=args.min_run_time)
+    if run.points:
+        table = _with_named_positions(table, run.points)
+    elapsed = time.perf_counter() - start
+    os.makedirs(run.out, exist_ok=True)
+    table.to_csv(os.path.join(run.out, "cost.csv"), index=False)
+    with open(os.path.join(run.out, "cost.json"), "w") as f:
+        json.dump(_sidecar(argv, args, run, table, elapsed), f, indent=2)
+    return table.to_string(index=False), f"wrote {os.path.join(run.out, 'cost.csv')} and cost.json ({elapsed:.1f} s)"
+
+
+def run_command(prog: str, resolve, measure, threads=None) -> int:
+    """`resolve()` -> a run (a UsageError: one line, exit 2); `measure(run)` -> (text for stdout, note for stderr),
+    its files written (any other error: one line, exit 1); exit 0."""
+    try:
+        run = resolve()
+    except UsageError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        text, note = measure(run)
+    except Exception as exc:  # noqa: BLE001 - one line, exit 1
+        print(f"{prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    print(note, file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_or_exit(argv)
-    try:
-        run = _resolve(args)
-    except UsageError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        start = time.perf_counter()
-        table = cost_table(run.specs, latency_device=run.device if args.latency else None, batch_size=run.batch,
-                           dtype=args.dtype, memory_format=args.memory_format, backend=args.backend,
-                           memory=args.memory, min_run_time=args.min_run_time)
-        if run.points:
-            table = _with_named_positions(table, run.points)
-        elapsed = time.perf_counter() - start
-        os.makedirs(run.out, exist_ok=True)
-        table.to_csv(os.path.join(run.out, "cost.csv"), index=False)
-        with open(os.path.join(run.out, "cost.json"), "w") as f:
-            json.dump(_sidecar(argv, args, run, table, elapsed), f, indent=2)
-    except Exception as exc:  # noqa: BLE001 - one line, exit 1
-        print(f"{parser.prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(table.to_string(index=False))
-    print(f"wrote {os.path.join(run.out, 'cost.csv')} and cost.json ({elapsed:.1f} s)", file=sys.stderr)
-    return 0
+    if args.model:
+        return run_command(parser.prog, lambda: resolve_model(args), lambda run: measure_model(argv, run), args.threads)
+    return run_command(parser.prog, lambda: _resolve(args), lambda run: _measure(argv, args, run), args.threads)
 
 
 if __name__ == "__main__":

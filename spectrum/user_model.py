@@ -96,7 +96,8 @@ def load_function(ref):
     if fn is None:
         names = sorted(n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
                        and v.__module__ == module.__name__)
-        raise UsageError(f"{ref.source!r} has no function {ref.function!r}; its functions: {', '.join(names) or 'none'}")
+        raise UsageError(f"{ref.source!r} has no function {ref.function!r}; "
+                         f"its functions: {', '.join(names) or 'none'}")
     if not callable(fn):
         raise UsageError(f"{ref} is not a function (a {type(fn).__name__})")
     return fn

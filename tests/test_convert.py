@@ -240,7 +240,8 @@ def test_allowed_positions_are_the_common_divisors_of_the_fixed_sides(r18):
 
 @pytest.mark.parametrize("call, words", [
     (lambda m: convert(m, "segments=2", match="none"), ("layer 'conv1' (3x3 3->16)", "allowed segments: 1, 3")),
-    (lambda m: convert(m, "segments=3", "pointwise_first", match="none"), ("layer 'conv1'", "allowed segments: 1, 2, 4, 8, 16")),
+    (lambda m: convert(m, "segments=3", "pointwise_first", match="none"),
+     ("layer 'conv1'", "allowed segments: 1, 2, 4, 8, 16")),
     (lambda m: convert(m, "halfway"), ("position='halfway'", "segments=N")),
     (lambda m: convert(m, "regular", order="sideways"), ("order='sideways'", "spatial_first")),
     (lambda m: convert(m, "regular", activation="tanh"), ("activation='tanh'", "relu")),
@@ -248,7 +249,8 @@ def test_allowed_positions_are_the_common_divisors_of_the_fixed_sides(r18):
     (lambda m: convert(m, "regular"), ("match='macs' needs input_shape", "(channels, height, width)")),
     (lambda m: convert(m, "regular", only="("), ("only='(' is not a regular expression",)),
     (lambda m: convert(m, "regular", only="zzz"), ("only='zzz' matches no kxk conv", "layer1.0.conv1")),
-    (lambda m: convert(m, "regular", input_shape=(1, 8, 8)), ("forward pass on an input of shape (1, 8, 8)", "RuntimeError")),
+    (lambda m: convert(m, "regular", input_shape=(1, 8, 8)),
+     ("forward pass on an input of shape (1, 8, 8)", "RuntimeError")),
     (lambda m: convert(nn.Sequential(nn.Conv2d(3, 8, 1)), "regular"), ("no kxk nn.Conv2d",)),
     (lambda m: convert("resnet", "regular"), ("must be a torch.nn.Module", "str")),
 ], ids=lambda v: v[0] if isinstance(v, tuple) else "")
