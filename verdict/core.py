@@ -21,7 +21,7 @@ import pandas as pd
 from dataclasses import replace
 
 from . import words as text
-from .claims import claim_specs, evaluate, point_table, segments_claim
+from .claims import QUESTIONS, claim_specs, evaluate, point_table, segments_claim
 from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
 from .pareto import UNMATCHED, pareto_front, pareto_mask
 from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
@@ -31,12 +31,11 @@ from records.table import tidy
 from .data import blocks, claimed, correct_bits, looks_from, prepare
 
 __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
-           "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE", "EXPLORATORY_SPACES"]
+           "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE"]
 
 NO_DATA = "no data"
 DESCRIPTIVE = "descriptive"  # a budget drawn without a claim: no alpha spent on it
 SEED_PLAN = "seed_plan"  # `looks` default: take them from the trials' seed_plan
-EXPLORATORY_SPACES = ("joint",)  # sampled by a search that saw results: drawn, never claimed
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,8 @@ class Verdict:
     claims: tuple[dict, ...] = ()  # one per tested statement, every question under the one alpha (claims.py)
     space: str = ""  # the trials' space, where they name one
     exploratory: bool = False  # sampled points: every budget descriptive, no claim
+    questions: tuple = ()  # the questions answered, in the order the page answers them
+    leads: tuple = ()  # those the page opens with (the space's, from config.json)
 
     def to_json(self) -> dict:
         """The fields DIR/verdict.json holds (NaN as null, the front as records)."""
@@ -223,18 +224,23 @@ def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: boo
 
 
 def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
-            looks: tuple[int, ...] | None | str = SEED_PLAN) -> Verdict:
+            looks: tuple[int, ...] | None | str = SEED_PLAN, questions: tuple[str, ...] | None = None,
+            exploratory: bool | None = None) -> Verdict:
     """The study's verdict from its trials (raw or tidy). `margin`: a fraction (0.01 = 1 point).
     `looks`: by default the trials' seed plan (`looks_from`); else the planned seed counts of --seeds
-    auto, or None for a seed count fixed before any result was seen."""
+    auto, or None for a seed count fixed before any result was seen. `questions`: the space's (only
+    their claims are made; None: every question the points support); `exploratory`: the space's flag
+    (sampled points: every budget descriptive, no claim; None: False)."""
     looks = looks_from(trials) if isinstance(looks, str) else looks
     t = tidy(trials)
     c = prepare(t)
     if c.empty:
         return _empty(margin, alpha, looks, 0)
     space = _space(c)
-    exploratory = space in EXPLORATORY_SPACES
+    exploratory = bool(exploratory)
     budgets, claims = _judge(c, looks, alpha, 100 * margin, exploratory)
+    if questions is not None:  # the space's questions only (alpha was split over every supported one)
+        claims = tuple(x for x in claims if x["question"] in questions)
     overall, outcomes = _overall(budgets)
     n_descriptive = sum(b.outcome == DESCRIPTIVE for b in budgets)
     head = text.headline(overall, outcomes, _advice(budgets), n_descriptive)
@@ -252,15 +258,26 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     summary = " ".join([head, *(b.summary for b in budgets), text.diverged_sentence(diverged), sentence, method])
     return Verdict(overall, summary, head, method, budgets, front, sentence, 100 * margin, alpha,
                    tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups),
-                   diverged, claims, space, exploratory)
+                   diverged, claims, space, exploratory,
+                   questions=tuple(questions) if questions is not None else _supported(claims))
+
+
+def _supported(claims) -> tuple[str, ...]:
+    """The questions the claims answer, in the order QUESTIONS asks them ("segments" always)."""
+    return tuple(q for q in QUESTIONS if q == "segments" or any(x["question"] == q for x in claims))
 
 
 def study_verdict(trials: pd.DataFrame, config: dict | None = None) -> Verdict:
-    """The one verdict of a study, as verdict.json and every page show it: the margin from its
-    config.json (`margin`, points), the looks from its trials' seed plan."""
-    m = (config or {}).get("margin")
+    """The one verdict of a study, as verdict.json and every page show it: from its config.json the
+    margin (`margin`, points) and its space's facts (`questions`, `leads`, `exploratory`), the looks
+    from its trials' seed plan."""
+    config = config or {}
+    m = config.get("margin")
     ok = isinstance(m, (int, float)) and not isinstance(m, bool) and math.isfinite(m) and m > 0
-    return verdict(trials, margin=m / 100 if ok else 0.01)
+    questions = config.get("questions")
+    v = verdict(trials, margin=m / 100 if ok else 0.01, exploratory=config.get("exploratory"),
+                questions=tuple(questions) if questions is not None else None)
+    return replace(v, leads=tuple(config.get("leads") or ()))
 
 
 def design_looks(seeds: int | str, max_seeds: int) -> tuple[int, ...] | None:
