@@ -73,15 +73,25 @@ def contrast_image_variance(correct, weights) -> np.ndarray:
     return np.maximum(ms_images - ms_res, 0.0) / (n * m)
 
 
-def residual_sd(test) -> np.ndarray:
+def residual_sd(test, trained=None) -> np.ndarray:
     """One model's seed spread from the point x seed residuals (..., P, n): means removed, so it says
-    nothing about the effects (the two-way residual standard deviation, (P - 1)(n - 1) df)."""
+    nothing about the effects (the two-way residual standard deviation, (P - 1)(k - 1) df). `trained`
+    (same shape, True where the run trained): only the k seeds every point trained with count, so a
+    diverged run (an outcome scored 0) is not read as spread; NaN where fewer than 2 such seeds remain."""
     test = np.asarray(test, dtype=float)
     p, n = test.shape[-2:]
+    keep = np.ones(test.shape[:-2] + (1, n)) if trained is None else np.asarray(trained, bool).all(-2, keepdims=True)
+    k = keep.sum(-1)[..., 0]
     if p < 2 or n < 2:
         return np.full(test.shape[:-2], np.nan)
-    r = test - test.mean(-1, keepdims=True) - test.mean(-2, keepdims=True) + test.mean((-2, -1), keepdims=True)
-    return np.sqrt((r**2).sum((-2, -1)) / ((p - 1) * (n - 1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(keep, test, 0.0)
+        rows = x.sum(-1, keepdims=True) / keep.sum(-1, keepdims=True)
+        cols = x.mean(-2, keepdims=True)
+        grand = rows.mean(-2, keepdims=True)
+        r = np.where(keep, test - rows - cols + grand, 0.0)
+        sd = np.sqrt((r**2).sum((-2, -1)) / ((p - 1) * (k - 1)))
+    return np.where(k >= 2, sd, np.nan)
 
 
 def detectable_se(se, df: float, alpha: float, m: int = 1, power: float = POWER):
@@ -106,11 +116,11 @@ def projected_mde(sd, seeds: int, alpha: float, m: int = 1, power: float = POWER
     return detectable_se(sd * np.sqrt(2.0 / max(seeds, 1)), pooled_df(points, seeds), alpha, m, power)
 
 
-def cannot_settle(first, cap: int, alpha: float, m: int, margin: float) -> np.ndarray:
+def cannot_settle(first, cap: int, alpha: float, m: int, margin: float, trained=None) -> np.ndarray:
     """The descriptive rule on first-look point x seed tables (..., P, n0), in points: does the spread
-    alone (`residual_sd`) project a detectable difference above DESCRIPTIVE_FACTOR margins at `cap` seeds?
-    NaN spreads (under two seeds or points) never do."""
-    projected = projected_mde(residual_sd(first), cap, alpha, m, points=np.shape(first)[-2])
+    alone (`residual_sd`, of the runs that trained where `trained` is given) project a detectable difference
+    above DESCRIPTIVE_FACTOR margins at `cap` seeds? NaN spreads (under two seeds or points) never do."""
+    projected = projected_mde(residual_sd(first, trained), cap, alpha, m, points=np.shape(first)[-2])
     with np.errstate(invalid="ignore"):
         return np.asarray(projected > DESCRIPTIVE_FACTOR * margin)
 
