@@ -16,14 +16,16 @@ Definitions
 - The fixed side: the spatial step's channels that the conv fixes, C_in spatial first and C_out pointwise first
   (`BlockSpec.spatial_channels`). A position gives each layer its segment count from the fixed side: regular is 1,
   segments=S is S, group_width=G is fixed/G, depthwise is fixed (group width 1). A layer *allows* a position when
-  that count divides its fixed side; otherwise conversion is a `ConversionError` naming the layer and the counts it
-  allows. M is then chosen among the multiples of the segment count (torch needs both channel counts of a grouped
-  conv divisible by its groups), so matching never narrows which positions a layer allows.
-- Inner width by `match`. "none": M is the fixed side, so the block is exactly contract 2's
-  `SpectrumBlock(BlockSpec(C_in, C_out, segments, order))` (spatial first: M = C_in, e.g. 16->32, 3x3, 16 segments
-  = 656 params; pointwise first: M = C_out). "macs" / "params": the block's cost is linear in M, so M is the
-  multiple of the segment count (at least one) nearest to the width at which the block costs what the conv cost,
-  layer by layer. The report states each layer's ratio (block / conv); it lies within `TOLERANCE` (3%) wherever a
+  that count divides its fixed side (and, spatial first at match "none", its C_out too, the inner width then);
+  otherwise conversion is a `ConversionError` naming the layer and the counts it allows. With "macs" / "params" M
+  is chosen among the multiples of the segment count (torch needs both channel counts of a grouped conv divisible
+  by its groups), so matching never narrows which positions a layer allows.
+- Inner width by `match`. "none": M is the conv's output channels C_out in both orders (spatial first: kxk C_in ->
+  C_out in `segments` groups, then 1x1 C_out -> C_out; pointwise first: 1x1 C_in -> C_out, then kxk C_out -> C_out
+  in `segments` groups), so a conv with C_in == C_out becomes exactly contract 2's
+  `SpectrumBlock(BlockSpec(C, C, segments, order))`, as does any conv pointwise first. "macs" / "params": the
+  block's cost is linear in M, so M is the multiple of the segment count (at least one) nearest to the width at
+  which the block costs what the conv cost, layer by layer. The report states each layer's ratio (block / conv); it lies within `TOLERANCE` (3%) wherever a
   multiple of the segment count gets there, else it is the closest one (`LayerConversion.tolerance` says which).
 - Costs are the closed form for each call of a conv in one forward pass on a zero input of `input_shape` (batch 1,
   eval mode, no gradients): a kxk conv with groups g from C to N channels producing H x W costs
@@ -107,6 +109,14 @@ class ConvLayer:
         """The spatial step's channels the conv fixes: C_in spatial first, C_out pointwise first."""
         return self.conv.in_channels if order == "spatial_first" else self.conv.out_channels
 
+    def allowed(self, order: str, match: str) -> list[int]:
+        """The segment counts this layer allows: the divisors of its fixed side, and spatial first at match "none"
+        (inner width C_out) those of them that divide C_out too."""
+        counts = divisors(self.fixed(order))
+        if order == "spatial_first" and match == "none":
+            counts = [s for s in counts if self.conv.out_channels % s == 0]
+        return counts
+
     def steps(self, order: str, segments: int, inner: int) -> tuple[Step, Step]:
         """The block's two steps, in order."""
         c, bias = self.conv, self.conv.bias
@@ -172,35 +182,43 @@ def _position(position) -> Position:
         raise ConversionError(str(exc)) from None
 
 
-def _segments(layer: ConvLayer, position: Position, order: str) -> int:
-    fixed = layer.fixed(order)
-    if fixed % position.value:
-        side = "input" if order == "spatial_first" else "output"
+def _segments(layer: ConvLayer, position: Position, order: str, match: str = "macs") -> int:
+    fixed, allowed = layer.fixed(order), layer.allowed(order, match)
+    if fixed % position.value or position.groups(fixed) not in allowed:
+        side = (f"{fixed} input channels and its inner width {layer.conv.out_channels} (match none)"
+                if order == "spatial_first" and match == "none" else
+                f"{fixed} {'input' if order == 'spatial_first' else 'output'} channels")
+        counts = allowed if position.kind == "segments" else sorted(fixed // s for s in allowed)
         raise ConversionError(
             f"position {position.label} does not fit layer {layer.name!r} ({layer.describe()}): its spatial step "
-            f"({order}) has {fixed} {side} channels; allowed {position.kind}: {', '.join(map(str, divisors(fixed)))}")
+            f"({order}) has {side}; allowed {position.kind}: {', '.join(map(str, counts))}")
     return position.groups(fixed)
 
 
-def layer_segments(model: nn.Module, position, order: str = "spatial_first", only: str | None = None) -> dict:
+def layer_segments(model: nn.Module, position, order: str = "spatial_first", only: str | None = None,
+                   match: str = "macs") -> dict:
     """{qualified name: segment count} of every selected conv at `position`; a `ConversionError` naming the first
     layer the position does not fit, with the counts that layer allows."""
-    _check_options(order, "none", "none")
+    _check_options(order, "none", match)
     pos = _position(position)
-    return {name: _segments(ConvLayer.of(name, conv), pos, order) for name, conv in convertible(model, only)}
+    return {name: _segments(ConvLayer.of(name, conv), pos, order, match) for name, conv in convertible(model, only)}
 
 
-def allowed_positions(model: nn.Module, order: str = "spatial_first", only: str | None = None) -> list[str]:
-    """Every position label every selected layer allows: regular, segments=S for each common divisor S > 1 of
-    the layers' fixed sides (see the module docstring), and depthwise. The input size does not enter: the inner
-    width is chosen among multiples of the segment count, so matching allows every position the fixed sides do.
-    A segment count equal to every layer's fixed side is listed once, as depthwise."""
-    _check_options(order, "none", "none")
-    fixed = {ConvLayer.of(name, conv).fixed(order) for name, conv in convertible(model, only)}
-    common = divisors(min(fixed))
-    common = [s for s in common if all(f % s == 0 for f in fixed)]
-    middle = [f"segments={s}" for s in common if s > 1 and fixed != {s}]
-    return ["regular", *middle, "depthwise"]
+def allowed_positions(model: nn.Module, order: str = "spatial_first", only: str | None = None,
+                      match: str = "macs") -> list[str]:
+    """Every position label every selected layer allows: regular, segments=S for each segment count S > 1 every
+    layer allows (a common divisor of the layers' fixed sides; see the module docstring), and depthwise (unless a
+    layer refuses it: spatial first at match "none", a conv whose C_out is not a multiple of its C_in). The input
+    size does not enter: with "macs" / "params" the inner width is chosen among multiples of the segment count, so
+    matching allows every position the fixed sides do. A segment count equal to every layer's fixed side is listed
+    once, as depthwise."""
+    _check_options(order, "none", match)
+    layers = [ConvLayer.of(name, conv) for name, conv in convertible(model, only)]
+    fixed = {layer.fixed(order) for layer in layers}
+    common = set.intersection(*(set(layer.allowed(order, match)) for layer in layers))
+    middle = [f"segments={s}" for s in sorted(common) if s > 1 and fixed != {s}]
+    depthwise = all(layer.fixed(order) in layer.allowed(order, match) for layer in layers)
+    return ["regular", *middle, *(["depthwise"] if depthwise else [])]
 
 
 def conv_calls(model: nn.Module, names, input_shape) -> dict:
@@ -239,10 +257,11 @@ def conv_calls(model: nn.Module, names, input_shape) -> dict:
 
 
 def inner_width(layer: ConvLayer, order: str, segments: int, match: str) -> int:
-    """The block's inner width M: the fixed side for match "none"; else the multiple of `segments` (at least one)
-    whose block cost is nearest the conv's (cost is linear in M, so the nearest width is the nearest ratio)."""
+    """The block's inner width M: the conv's output channels for match "none"; else the multiple of `segments` (at
+    least one) whose block cost is nearest the conv's (cost is linear in M, so the nearest width is the nearest
+    ratio)."""
     if match == "none":
-        return layer.fixed(order)
+        return layer.conv.out_channels
     cost = _cost_of(match, layer.calls)
     per_group = sum(cost(s) for s in layer.steps(order, segments, segments))  # at M = segments
     bias = layer.conv.out_channels if (match == "params" and layer.conv.bias) else 0
@@ -367,7 +386,7 @@ def convert_report(model: nn.Module, position, order: str = "spatial_first", act
     _check_options(order, activation, match)
     pos = _position(position)
     selected = convertible(model, only)
-    segments = {name: _segments(ConvLayer.of(name, conv), pos, order) for name, conv in selected}
+    segments = {name: _segments(ConvLayer.of(name, conv), pos, order, match) for name, conv in selected}
     if input_shape is None and match == "macs":
         raise ConversionError("match='macs' needs input_shape=(channels, height, width) to size each block")
     new = copy.deepcopy(model)

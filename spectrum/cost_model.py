@@ -40,7 +40,7 @@ def add_model_arguments(parser) -> None:
                         help="with --model: num_classes passed to FUNCTION (default 10)")
     parser.add_argument("--match", choices=MATCHES, default=None,
                         help="with --model: size each block to cost the conv's MACs or params, or none (inner width "
-                             "= the spatial step's channels) (default macs)")
+                             "= the conv's output channels) (default macs)")
     parser.add_argument("--order", choices=ORDERS, default=None,
                         help="with --model: block order (default spatial_first)")
     parser.add_argument("--only", default=None, metavar="REGEX",
@@ -68,14 +68,14 @@ class ModelRun:
 
 def _positions(model, points: str, options: dict) -> list:
     if points == "all":
-        return allowed_positions(model, options["order"], options["only"])
+        return allowed_positions(model, options["order"], options["only"], options["match"])
     labels = [p.strip() for p in points.split(",")]
     if any(label in ("", "all") for label in labels):
         raise UsageError(f"argument --points: {points!r} is not allowed; expected 'all' or a comma list of regular, "
                          f"depthwise, segments=N, group_width=N")
     for label in labels:
         try:
-            layer_segments(model, label, options["order"], options["only"])
+            layer_segments(model, label, options["order"], options["only"], options["match"])
         except ConversionError as exc:
             raise UsageError(f"argument --points: {exc}") from None
     return list(dict.fromkeys(labels))

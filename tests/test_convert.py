@@ -107,7 +107,7 @@ def test_every_position_keeps_the_output_shape_and_replaces_every_kxk_conv(r18, 
 
 @pytest.mark.parametrize("case", [
     ("r18", "segments=4", "pointwise_first", "macs", None),
-    ("mob", "depthwise", "spatial_first", "none", None),
+    ("mob", "depthwise", "spatial_first", "none", r"\.dw\."),
     ("mob", "group_width=16", "pointwise_first", "params", None),
 ])
 def test_macs_per_layer_and_in_total_equal_fvcore_and_the_closed_form(r18, mob, case):
@@ -191,24 +191,41 @@ def test_a_converted_resnet18_trains():
     assert losses[-1] < 0.5 * losses[0], losses
 
 
+@pytest.mark.parametrize("segments", [1, 4, 32])
 @pytest.mark.parametrize("order", ["spatial_first", "pointwise_first"])
-def test_a_plain_conv_at_match_none_is_the_harness_own_spectrum_block(order):
-    conv = nn.Conv2d(16, 32, 3, padding=1, bias=False)
-    block = convert(nn.Sequential(conv), "segments=16", order, "relu", match="none")[0]
-    ref = SpectrumBlock(BlockSpec(16, 32, 16, order=order, activation="relu"))
-    assert isinstance(block, ConvertedBlock)
+def test_a_plain_conv_at_match_none_is_the_harness_own_spectrum_block(order, segments):
+    """The small Xception-style net's middle: a 3x3 conv 32 -> 32 at segments=S is SpectrumBlock(BlockSpec(32, 32,
+    S)), with 32*32 + 9*(32/S)*32 parameters in either order."""
+    conv = nn.Conv2d(32, 32, 3, padding=1, bias=False)
+    block = convert(nn.Sequential(conv), f"segments={segments}", order, "relu", match="none")[0]
+    ref = SpectrumBlock(BlockSpec(32, 32, segments, order=order, activation="relu"))
+    assert isinstance(block, ConvertedBlock) and block.inner == 32
     assert [n for n, _ in block.named_modules()] == [n for n, _ in ref.named_modules()]
     for mine, theirs in ((block.first, ref.first), (block.second, ref.second), (block.spatial, ref.spatial)):
         keys = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
         assert [getattr(mine, k) for k in keys] == [getattr(theirs, k) for k in keys] and mine.bias is None
     assert type(block.act) is type(ref.act)
-    assert sum(p.numel() for p in block.parameters()) == sum(p.numel() for p in ref.parameters())
-    if order == "spatial_first":
-        assert sum(p.numel() for p in block.parameters()) == 656  # contract 2's example
+    params = sum(p.numel() for p in block.parameters())
+    assert params == sum(p.numel() for p in ref.parameters()) == 32 * 32 + 9 * (32 // segments) * 32
     block.load_state_dict(ref.state_dict())
-    x = torch.randn(2, 16, 8, 8)
+    x = torch.randn(2, 32, 8, 8)
     assert torch.equal(block(x), ref(x))
     assert isinstance(convert(conv, "depthwise", match="none"), ConvertedBlock)  # a bare conv is its own block
+
+
+def test_match_none_keeps_the_inner_width_at_the_output_channels_in_both_orders():
+    conv = nn.Conv2d(16, 32, 3, padding=1, bias=False)
+    spatial = convert(conv, "segments=4", "spatial_first", match="none")
+    assert (spatial.first.in_channels, spatial.first.out_channels, spatial.first.groups) == (16, 32, 4)
+    assert (spatial.second.in_channels, spatial.second.out_channels, spatial.second.kernel_size) == (32, 32, (1, 1))
+    pointwise = convert(conv, "segments=4", "pointwise_first", match="none")
+    assert (pointwise.first.out_channels, pointwise.second.in_channels, pointwise.second.groups) == (32, 32, 4)
+    # spatial first, the inner width C_out must take the segment count too: 32 -> 16 allows 1, 2, 4, 8, 16 of 32
+    wide = nn.Sequential(nn.Conv2d(32, 16, 3))
+    assert allowed_positions(wide, match="none")[-1] == "segments=16"
+    assert allowed_positions(wide)[-1] == "depthwise"
+    with pytest.raises(UsageError, match=r"inner width 16 \(match none\); allowed segments: 1, 2, 4, 8, 16$"):
+        convert(wide, "segments=32", match="none")
 
 
 @pytest.mark.parametrize("order", ["spatial_first", "pointwise_first"])
@@ -239,7 +256,8 @@ def test_allowed_positions_are_the_common_divisors_of_the_fixed_sides(r18):
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda m: convert(m, "segments=2", match="none"), ("layer 'conv1' (3x3 3->16)", "allowed segments: 1, 3")),
+    (lambda m: convert(m, "segments=2", match="params"), ("layer 'conv1' (3x3 3->16)", "allowed segments: 1, 3")),
+    (lambda m: convert(m, "depthwise", match="none"), ("layer 'conv1'", "inner width 16", "allowed group_width: 3")),
     (lambda m: convert(m, "segments=3", "pointwise_first", match="none"),
      ("layer 'conv1'", "allowed segments: 1, 2, 4, 8, 16")),
     (lambda m: convert(m, "halfway"), ("position='halfway'", "segments=N")),
