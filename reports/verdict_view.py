@@ -14,10 +14,6 @@ TITLES = {
     "nonlinearity": "Nonlinearity: each activation minus none between the two steps, per segment count",
     "interaction": "Interaction: (activation - none at the regular end) - (activation - none at the depthwise end)",
 }
-LEADS = {  # the questions a space's page opens with, in order
-    "order": ("order",), "nonlinearity": ("nonlinearity", "interaction"),
-    "paper": ("segments", "order", "nonlinearity", "interaction"),
-}
 PAPER = {  # where the papers say what each question checks (Xception: Chollet, CVPR 2017, arXiv 1610.02357)
     "segments": ("Xception, section 5 (future directions)", "intermediate points of the spectrum, between regular "
                  "Inception modules and depthwise separable convolutions, may hold further advantages"),
@@ -46,7 +42,7 @@ def verdict_view(v: Verdict) -> dict:
             "intermediate": b.intermediate or "–",
             "end": b.end or "–",
             "difference": _points(b.difference) + ("" if b.metric == "test" or b.difference is None else f" ({b.metric})"),
-            "interval": "" if b.ci_low is None or b.ci_high is None else f"{b.ci_low:+.2f} to {b.ci_high:+.2f}",
+            "interval": _interval(b.outcome, b.ci_low, b.ci_high, b.eq_low, b.eq_high, b.uncorrected),
             "mde": _points(b.mde, "{:.2f}"),
             "rules_out": b.rules_out,
             "summary": b.summary,
@@ -74,18 +70,31 @@ def verdict_view(v: Verdict) -> dict:
     }
 
 
+def _interval(outcome: str, low, high, eq_low, eq_high, uncorrected: bool) -> str:
+    """The interval a row rests on: the equivalence test's for "no practical difference", a plain 95% one
+    marked uncorrected for a descriptive row, else the claim's own (its share of the study's alpha)."""
+    if outcome == "no practical difference" and eq_low is not None and eq_high is not None:
+        return f"{eq_low:+.2f} to {eq_high:+.2f} (the equivalence test's)"
+    if low is None or high is None:
+        return ""
+    return f"{low:+.2f} to {high:+.2f}" + (" (uncorrected 95%)" if uncorrected else "")
+
+
 def _claim_row(c: dict) -> dict:
-    interval = "" if c["ci_low"] is None or c["ci_high"] is None else f"{c['ci_low']:+.2f} to {c['ci_high']:+.2f}"
+    interval = _interval(c["outcome"], c["ci_low"], c["ci_high"], c.get("eq_low"), c.get("eq_high"),
+                         c.get("uncorrected", False))
+    seeds = f"{c['n_seeds']}" + (f" ({c['diverged']})" if c.get("n_diverged") else "")
     return {"budget": c["budget_label"], "subject": c["subject"], "outcome": c["outcome"],
             "difference": _points(c["difference"]), "interval": interval, "mde": _points(c["mde"], "{:.2f}"),
-            "seeds": c["n_seeds"], "rules_out": c["rules_out"]}
+            "seeds": seeds, "rules_out": c["rules_out"]}
 
 
 def claims_view(v: Verdict) -> tuple[list[dict], list[dict]]:
-    """The claim tables: those the space's page opens with, then the others besides segments (whose
-    budget table the verdict block shows anyway); each {question, title, rows}."""
-    asked = [q for q in TITLES if any(c["question"] == q for c in v.claims)]
-    first = [q for q in LEADS.get(v.space, ()) if q in asked and (q != "segments" or v.space == "paper")]
+    """The claim tables: those the space's page opens with (`v.leads`), then the others besides segments
+    (whose budget table the verdict block shows anyway), in the order of the space's questions; each
+    {question, title, rows}."""
+    asked = [q for q in (v.questions or TITLES) if any(c["question"] == q for c in v.claims)]
+    first = [q for q in v.leads if q in asked]
     table = lambda q: {"question": q, "title": TITLES[q], "rows": [_claim_row(c) for c in v.claims  # noqa: E731
                                                                     if c["question"] == q]}
     return [table(q) for q in first], [table(q) for q in asked if q not in first and q != "segments"]

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import beta
 
 import reports
 from verdict.stats import LOOKS, plan
@@ -75,8 +76,14 @@ def test_diverged_runs_are_outcomes_and_other_failures_are_not():
     (b,) = v.budgets
     assert v.n_completed == len(t) and b.n_seeds == 8 and b.n_diverged == 3
     assert b.intermediate != "segments=3" and b.outcome != "intermediate better"
-    assert v.diverged == ({"budget_label": "macs≈1M", "point": "segments=3", "diverged": 3, "runs": 8},)
-    assert "segments=3 at macs≈1M 3 of 8" in v.summary
+    (d,) = v.diverged
+    assert {k: d[k] for k in ("budget_label", "point", "diverged", "runs")} == {
+        "budget_label": "macs≈1M", "point": "segments=3", "diverged": 3, "runs": 8}
+    # the exact (Clopper-Pearson) 95% interval of the rate, from the beta quantiles
+    assert d["rate_low"] == pytest.approx(100 * beta.ppf(0.025, 3, 6)) and d["rate_low"] == pytest.approx(8.52, abs=0.01)
+    assert d["rate_high"] == pytest.approx(100 * beta.ppf(0.975, 4, 5)) and d["rate_high"] == pytest.approx(75.51, abs=0.01)
+    assert "3 of 8 diverged, 8.5-76%" in v.summary
+    assert "segments=3 at macs≈1M: 3 of 8 diverged" in v.summary and "a lower learning rate" in v.summary
     page = reports.render(diverged)
     assert "Diverged runs count as accuracy 0" in page and "3 of 8" in page
     interrupted = diverged.assign(diverged=False)  # an interruption or OOM: missing, never an outcome

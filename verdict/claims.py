@@ -25,6 +25,7 @@ from .data import VARIANTS, cells, correct_bits
 __all__ = ["ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
 
 QUESTIONS = ("segments", "order", "nonlinearity", "interaction")
+DESCRIPTIVE = "descriptive"  # the outcome of a claim whose budget cannot settle: no alpha spent
 WORDS = {  # outcome words per question, in stats.OUTCOMES order: positive, negative, within margin, open
     "segments": ("intermediate better", "end better", "no practical difference", "not resolved"),
     "order": ("spatial first better", "pointwise first better", "no practical difference", "not resolved"),
@@ -106,9 +107,11 @@ def _nan_none(x) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
-def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, metric: str = "test") -> dict:
+def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, metric: str = "test",
+             descriptive: bool = False) -> dict:
     """The claim dict of one contrast at level alpha (two-sided; TOST at alpha), margin in points;
-    `g`: the budget's rows with the claimed accuracy in `claim`."""
+    `g`: the budget's rows with the claimed accuracy in `claim`. `descriptive`: a budget that cannot settle:
+    outcome "descriptive", the interval at `alpha` marked uncorrected, no level spent."""
     test, where = cells(g, spec.points)
     n = test.shape[1]
     correct = correct_bits(g, where) if metric == "test" and n > 1 else None
@@ -119,17 +122,26 @@ def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, m
     mde = detectable_se(se, df, alpha) if ok else None
     words = WORDS[spec.question]
     low, high = _nan_none(r.low), _nan_none(r.high)
+    diverged = int(g["diverged"].to_numpy()[where.ravel()].sum()) if n else 0
+    outcome = DESCRIPTIVE if descriptive else words[int(r.outcome)] if ok else words[3]
     return {
         "question": spec.question, "budget_label": spec.budget_label, "subject": spec.subject,
-        "outcome": words[int(r.outcome)] if ok else words[3],
+        "outcome": outcome, "uncorrected": descriptive,
         "difference": _nan_none(r.difference) if n else None, "ci_low": low, "ci_high": high,
         "mde": _nan_none(mde), "eq_low": _nan_none(r.eq_low), "eq_high": _nan_none(r.eq_high),
-        "level": alpha, "n_seeds": int(n), "df": int(df) if ok else 0, "se": _nan_none(se),
+        "level": None if descriptive else alpha, "n_seeds": int(n), "df": int(df) if ok else 0, "se": _nan_none(se),
         "images": 0 if correct is None else int(correct.shape[-1]), "metric": metric,
-        "n_diverged": int(g["diverged"].to_numpy()[where.ravel()].sum()) if n else 0,
+        "n_runs": int(where.size), "n_diverged": diverged, "diverged": text.diverged_share(diverged, int(where.size)),
         "points": _labels(g, spec.points), "weights": list(spec.weights),
-        "rules_out": text.claim_rules_out(low, high, words[0], words[1]),
+        "rules_out": text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1]),
     }
+
+
+def _rests_on(outcome: str, low, high, r, words) -> tuple:
+    """The interval a claim rests on: the TOST bounds for "no practical difference", else the two-sided one."""
+    if outcome == words[2]:
+        return _nan_none(r.eq_low), _nan_none(r.eq_high)
+    return low, high
 
 
 def _labels(g: pd.DataFrame, keys) -> list[str]:
@@ -142,9 +154,12 @@ def segments_claim(b) -> dict:
     """A budget's segments comparison (a BudgetVerdict) as a claim."""
     return {
         "question": "segments", "budget_label": b.budget_label, "subject": f"{b.intermediate} vs {b.end}",
-        "outcome": b.outcome, "difference": b.difference, "ci_low": b.ci_low, "ci_high": b.ci_high, "mde": b.mde,
+        "outcome": b.outcome, "uncorrected": b.outcome == DESCRIPTIVE,
+        "difference": b.difference, "ci_low": b.ci_low, "ci_high": b.ci_high, "mde": b.mde,
         "eq_low": b.eq_low, "eq_high": b.eq_high, "level": b.level, "n_seeds": b.n_seeds, "df": b.df,
         "se": None if b.sd is None or not b.n_seeds else b.sd * math.sqrt(2 / b.n_seeds), "images": b.images,
-        "metric": b.metric, "n_diverged": b.n_diverged, "points": [b.intermediate, b.end], "weights": [1.0, -1.0],
+        "metric": b.metric, "n_runs": b.n_runs, "n_diverged": b.n_diverged,
+        "diverged": text.diverged_share(b.n_diverged, b.n_runs),
+        "points": [b.intermediate, b.end], "weights": [1.0, -1.0],
         "rules_out": b.rules_out,
     }

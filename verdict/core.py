@@ -21,10 +21,12 @@ import pandas as pd
 from dataclasses import replace
 
 from . import words as text
-from .claims import QUESTIONS, claim_specs, evaluate, point_table, segments_claim
-from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
+from .claims import DESCRIPTIVE, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
+from .contrast import (
+    DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, detectable_se, pooled_df, projected_mde, residual_sd, seeds_needed,
+)
 from .pareto import UNMATCHED, pareto_front, pareto_mask
-from .stats import ALPHA, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
+from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
 from records.points import DIVERGED, points_table
 from records.table import tidy
 
@@ -34,8 +36,8 @@ __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from",
            "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE"]
 
 NO_DATA = "no data"
-DESCRIPTIVE = "descriptive"  # a budget drawn without a claim: no alpha spent on it
 SEED_PLAN = "seed_plan"  # `looks` default: take them from the trials' seed_plan
+MOST_SEEDS_SEARCHED = 1000  # the seeds advice looks no further
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class BudgetVerdict:
     cost: float | None = None  # the budget's median MACs
     images: int = 0  # test images whose sampling the interval covers too (0: seeds only, no per-image data)
     n_diverged: int = 0  # diverged runs among the compared ones (scored DIVERGED, an outcome)
+    n_runs: int = 0  # the compared runs (points x seeds of the complete blocks)
+    uncorrected: bool = False  # descriptive: the interval is a plain 95% one (no alpha spent), not a claim's
     seeds_needed: int | None = None  # unsettled: seeds at every point that would settle it at its own spread
     settle: str = ""  # unsettled: what would settle it, in words (seeds, or more epochs beyond the largest look)
     projected_mde: float | None = None  # the detectable difference its first look's spread projects at the cap
@@ -131,46 +135,72 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
     i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
     n, sd, df = test.shape[1], float(cmp.sd), float(cmp.df) if np.isfinite(cmp.df) else 0.0
     code = int(cmp.outcome)
-    needed = seeds_needed(sd, alpha, margin, n_inter, points=len(labels)) if code == OPEN and math.isfinite(sd) else None
+    n_diverged = int(g["diverged"].to_numpy()[where.ravel()].sum())
+    needed = None
+    if code == OPEN and math.isfinite(sd):  # more seeds shrink the seed part only; the test images' part stays
+        seed_sd = sd if correct is None else float(compare(100 * val, 100 * test, ends, alpha=alpha, margin=margin).sd)
+        image_se = math.sqrt(max(sd**2 - seed_sd**2, 0.0) * 2 / n)
+        needed = _seeds_needed(seed_sd, image_se, alpha, margin, n_inter, len(labels))
     r = dict(
         intermediate=str(labels[i]), end=str(labels[e]), difference=float(cmp.difference),
         ci_low=float(cmp.low), ci_high=float(cmp.high), eq_low=float(cmp.eq_low), eq_high=float(cmp.eq_high),
         mde=float(detectable(sd, n, df, alpha, n_inter)), mde_end=float(detectable(sd, n, df, alpha, n_end)),
         intermediate_accuracy=100 * float(test[i].mean()), end_accuracy=100 * float(test[e].mean()),
         n_seeds=n, sd=sd, df=int(df), level=alpha, metric=metric, images=images,
-        n_diverged=int(g["diverged"].to_numpy()[where.ravel()].sum()), seeds_needed=needed,
-        settle=text.settle(needed, MOST_SEEDS) if code == OPEN and math.isfinite(sd) else "",
+        n_diverged=n_diverged, n_runs=int(where.size), seeds_needed=needed,
+        settle=text.settle(needed, MOST_SEEDS, n_diverged) if code == OPEN and math.isfinite(sd) else "",
     )
     summary = text.budget_summary(label, code, {**r, **counts, "margin": margin, "end_names": labels[ends]})
     r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(cmp.low, cmp.high), **counts, **r)
+    rests_on = (cmp.eq_low, cmp.eq_high) if code == EQUIVALENT else (cmp.low, cmp.high)  # what the outcome rests on
+    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(*rests_on), **counts, **r)
+
+
+def _seeds_needed(seed_sd: float, image_se: float, alpha: float, margin: float, m: int, points: int) -> int | None:
+    """The fewest seeds at which the detectable difference is at most the margin, the seed part shrinking with
+    the seeds and the test images' part (`image_se`, points) staying; None where no seed count reaches it."""
+    if image_se == 0.0:
+        return seeds_needed(seed_sd, alpha, margin, m, points=points)
+    mde = lambda n: detectable_se(math.hypot(seed_sd * math.sqrt(2.0 / n), image_se), pooled_df(points, n), alpha, m)  # noqa: E731
+    if not math.isfinite(seed_sd) or mde(MOST_SEEDS_SEARCHED) > margin:
+        return None
+    lo, hi = 2, MOST_SEEDS_SEARCHED
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if mde(mid) > margin else (lo, mid)
+    return lo
 
 
 def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float) -> dict | None:
-    """Can this budget settle by its seed cap? Judged on its seed spread alone (the residuals of its
-    first look's point x seed table: no effect enters), so dropping it keeps every claim's level valid.
+    """Can this budget settle by its seed cap? Judged on the spread of its first look's runs that trained
+    (the residuals of its point x seed table: no effect enters; a diverged run is an outcome, not spread),
+    so listing its claims as descriptive keeps every other claim's level valid.
     A dict saying why not (spread, projected detectable difference, cap, what would settle it), else None."""
-    labels, ends, _, test, _ = blocks(g)
+    labels, ends, _, test, where = blocks(g)
     first = looks[0] if looks else test.shape[1]
     if ends.all() or not ends.any() or test.shape[1] < max(first, 2):
         return None
     cap, m = (looks[-1] if looks else test.shape[1]), int((~ends).sum())
-    if not cannot_settle(100 * test[:, :first], cap, alpha, m, margin):
+    diverged = g["diverged"].to_numpy(bool)[where[:, :first]]
+    table, trained = 100 * test[:, :first], ~diverged
+    if not cannot_settle(table, cap, alpha, m, margin, trained=trained):
         return None
-    sd = float(residual_sd(100 * test[:, :first]))
+    sd = float(residual_sd(table, trained=trained))
     projected = float(projected_mde(sd, cap, alpha, m, points=len(ends)))
     needed = seeds_needed(sd, alpha, margin, m, points=len(ends))
     return {"spread": sd, "projected": projected, "cap": cap, "factor": DESCRIPTIVE_FACTOR, "margin": margin,
-            "seeds_needed": needed, "settle": text.settle(needed, MOST_SEEDS)}
+            "seeds_needed": needed, "settle": text.settle(needed, MOST_SEEDS, int(diverged.sum()))}
 
 
-def _descriptive(b: BudgetVerdict, why: dict) -> BudgetVerdict:
-    """A budget drawn without a claim: its estimate stays, its interval and level go."""
+def _descriptive(b: BudgetVerdict, uncorrected: BudgetVerdict, why: dict) -> BudgetVerdict:
+    """A budget that cannot settle: listed, with its estimate and a plain 95% interval marked uncorrected
+    (`uncorrected`: the same comparison at the study's alpha, no share of it spent), and no claim's level."""
     if b.outcome == NO_DATA:
         return b
-    return replace(b, outcome=DESCRIPTIVE, summary=text.descriptive_summary(b.budget_label, why), ci_low=None,
-                   ci_high=None, eq_low=None, eq_high=None, level=None, rules_out="",
-                   mde=why.get("projected", b.mde), projected_mde=why.get("projected"),
+    u = uncorrected
+    return replace(b, outcome=DESCRIPTIVE, summary=text.descriptive_summary(b.budget_label, why, u), ci_low=u.ci_low,
+                   ci_high=u.ci_high, eq_low=u.eq_low, eq_high=u.eq_high, level=None, uncorrected=True,
+                   rules_out="", mde=why.get("projected", b.mde), projected_mde=why.get("projected"),
                    seeds_needed=why.get("seeds_needed"), settle=why.get("settle", ""))
 
 
@@ -183,9 +213,11 @@ def _overall(budgets: tuple[BudgetVerdict, ...]) -> tuple[str, list[str]]:
 
 def _advice(budgets) -> str:
     """What would settle the unresolved budgets: seeds, more epochs, or either (see each budget)."""
-    ways = {b.settle == text.EPOCHS for b in budgets if b.outcome == OUTCOMES[OPEN] and b.settle}
-    return text.EPOCHS if ways == {True} else "more seeds" if ways != {True, False} else (
+    unsettled = [b for b in budgets if b.outcome == OUTCOMES[OPEN] and b.settle]
+    ways = {b.settle == text.EPOCHS for b in unsettled if b.n_diverged == 0}
+    advice = text.EPOCHS if ways == {True} else "more seeds" if ways != {True, False} else (
         "more seeds or more epochs (see each budget)")
+    return (f"{text.LOWER_RATE} and " + advice) if any(b.n_diverged for b in unsettled) else advice
 
 
 # -------------------------------------------------------------------------------------------------
@@ -202,24 +234,24 @@ def _space(c: pd.DataFrame) -> str:
     return spaces.pop() if len(spaces) == 1 else ""
 
 
-def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: bool):
-    """Every budget and claim under one alpha: the claims the points support, less those of budgets
-    that cannot settle (or of an exploratory study), each at alpha / (claims x looks)."""
+def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: bool, questions):
+    """Every budget and every claim the space asks (`questions`; None: every question the points support),
+    all listed: those of budgets that cannot settle (or of an exploratory study) as descriptive, with no
+    alpha spent; the others each at alpha / (claims x looks)."""
     data = {str(b): claimed(g) for b, g in c.groupby("budget_label", sort=True)}
-    specs = claim_specs(point_table(c))
+    specs = [s for s in claim_specs(point_table(c)) if questions is None or s.question in questions]
     sides = c.groupby("budget_label")["is_end"].agg(["any", "all"])
     comparable = [str(b) for b, r in sides.iterrows() if r["any"] and not r["all"]]
     first = level(len(comparable) + len(specs), looks, alpha)  # as if every claim were kept: no data enters
     why = {b: {"exploratory": True} if exploratory else _first_look(g, looks, first, margin)
            for b, (g, _) in data.items()}
     why = {b: w for b, w in why.items() if w is not None}
-    specs = [s for s in specs if s.budget_label not in why]
-    a = level(len([b for b in comparable if b not in why]) + len(specs), looks, alpha)
-    budgets = tuple(_budget(b, g, m, a, margin) for b, (g, m) in data.items())
-    budgets = tuple(_descriptive(x, why[x.budget_label]) if x.budget_label in why else x for x in budgets)
-    claims = [segments_claim(x) for x in budgets if x.outcome not in (NO_DATA, DESCRIPTIVE)]
-    claims += [evaluate(s, data[s.budget_label][0], alpha=a, margin=margin, metric=data[s.budget_label][1])
-               for s in specs]
+    a = level(len([b for b in comparable if b not in why]) + sum(s.budget_label not in why for s in specs), looks, alpha)
+    budgets = tuple(_descriptive(_budget(b, g, m, a, margin), _budget(b, g, m, alpha, margin), why[b]) if b in why
+                    else _budget(b, g, m, a, margin) for b, (g, m) in data.items())
+    claims = [segments_claim(x) for x in budgets if x.outcome != NO_DATA]
+    claims += [evaluate(s, data[s.budget_label][0], alpha=alpha if s.budget_label in why else a, margin=margin,
+                        metric=data[s.budget_label][1], descriptive=s.budget_label in why) for s in specs]
     return budgets, tuple(claims)
 
 
@@ -238,9 +270,7 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
         return _empty(margin, alpha, looks, 0)
     space = _space(c)
     exploratory = bool(exploratory)
-    budgets, claims = _judge(c, looks, alpha, 100 * margin, exploratory)
-    if questions is not None:  # the space's questions only (alpha was split over every supported one)
-        claims = tuple(x for x in claims if x["question"] in questions)
+    budgets, claims = _judge(c, looks, alpha, 100 * margin, exploratory, questions)
     overall, outcomes = _overall(budgets)
     n_descriptive = sum(b.outcome == DESCRIPTIVE for b in budgets)
     head = text.headline(overall, outcomes, _advice(budgets), n_descriptive)
@@ -254,7 +284,9 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     counts = {q: sum(x["question"] == q for x in claims) for q in ("segments", "order", "nonlinearity", "interaction")}
     method = text.method_sentence(100 * margin, alpha, looks, counts, images, n_descriptive)
     diverged = tuple({"budget_label": r.budget_label, "point": r.point_label, "diverged": int(r.n_diverged),
-                      "runs": int(r.n_runs)} for r in points[points["n_diverged"] > 0].itertuples())
+                      "runs": int(r.n_runs), "rate_low": low, "rate_high": high}
+                     for r in points[points["n_diverged"] > 0].itertuples()
+                     for low, high in [text.divergence_interval(r.n_diverged, r.n_runs)])
     summary = " ".join([head, *(b.summary for b in budgets), text.diverged_sentence(diverged), sentence, method])
     return Verdict(overall, summary, head, method, budgets, front, sentence, 100 * margin, alpha,
                    tuple(looks) if looks else None, len(c), int(c.groupby(["budget_label", "point"]).ngroups),

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import math
 
+from scipy import stats as scipy_stats
+
 from .stats import END, EQUIVALENT, INTERMEDIATE, OUTCOMES
 
 __all__ = ["rules_out", "budget_summary", "headline", "method_sentence", "front_sentence", "no_comparison", "no_blocks",
-           "diverged_sentence", "covers", "claim_rules_out", "settle", "descriptive_summary", "EPOCHS", "EXPLORATORY"]
+           "diverged_sentence", "covers", "claim_rules_out", "settle", "descriptive_summary", "EPOCHS", "EXPLORATORY",
+           "diverged_share", "divergence_interval", "GUARANTEE"]
 
 EXPLORATORY = ("Exploratory: the points were sampled by a search that saw results, without complete seed "
                "blocks, so every budget is drawn without a claim (confirm its front with --confirm DIR).")
 EPOCHS = "more epochs (a longer training lowers the seed spread)"
+LOWER_RATE = "a lower learning rate (--lr, or --lr auto), since runs diverged"
+GUARANTEE = ("the chance of any false claim in the study is at most {alpha:.0f}%, where each point's seed-to-seed "
+             "errors are near normal, runs of different seeds are independent, and a point's divergence shows in "
+             "the seeds it ran")
 
 
 def _n(x: float, sign: bool = True) -> str:
@@ -44,22 +51,45 @@ def claim_rules_out(low: float | None, high: float | None, better: str, worse: s
     return f"Rules out {up}, and {down}."
 
 
-def settle(needed: int | None, most: int) -> str:
-    """What would settle a budget at its own spread: that many seeds, or more epochs beyond `most`."""
-    if needed is None or needed > most:
-        return EPOCHS
-    return f"about {needed} seeds at every point (--seeds auto --max-seeds {needed})"
+def settle(needed: int | None, most: int, diverged: int = 0) -> str:
+    """What would settle a budget at its own spread: that many seeds, or more epochs beyond `most`; a lower
+    rate first where runs diverged (each one an outcome scored 0, widening every interval it is in)."""
+    way = EPOCHS if needed is None or needed > most else f"about {needed} seeds at every point (--seeds auto --max-seeds {needed})"
+    return f"{LOWER_RATE} ({diverged} did), then {way}" if diverged else way
 
 
-def descriptive_summary(label: str, r: dict) -> str:
-    """A budget drawn without a claim: why (exploratory points, or a spread its seed cap cannot beat)."""
+def divergence_interval(k: int, n: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 95% interval of a divergence rate from k diverged of n runs, in percent."""
+    if n <= 0:
+        return 0.0, 100.0
+    ci = scipy_stats.binomtest(int(k), int(n)).proportion_ci(0.95, method="exact")
+    return 100 * ci.low, 100 * ci.high
+
+
+def diverged_share(k: int, n: int) -> str:
+    """'1 of 8 diverged, 0.3-53%' (the exact 95% interval of the rate), or '' for no runs."""
+    if n <= 0:
+        return ""
+    low, high = divergence_interval(k, n)
+    return f"{k} of {n} diverged, {low:.2g}-{high:.2g}%"
+
+
+def descriptive_summary(label: str, r: dict, estimate=None) -> str:
+    """A budget drawn without a claim: why (exploratory points, or a spread its seed cap cannot beat), and
+    its estimate with a plain 95% interval marked uncorrected (`estimate`: the budget's BudgetVerdict)."""
+    shown = ""
+    if estimate is not None and estimate.difference is not None:
+        interval = ("" if estimate.ci_low is None else
+                    f", uncorrected 95% interval {_n(estimate.ci_low)} to {_n(estimate.ci_high)}")
+        shown = (f" Described, not claimed: {estimate.intermediate} minus {estimate.end} "
+                 f"{_n(estimate.difference)} points on {estimate.metric}{interval}.")
     if r.get("exploratory"):
         return (f"At {label}: descriptive (no claim, no alpha spent): the points were sampled, not planned in "
-                "complete seed blocks; confirm them with --confirm DIR.")
-    return (f"At {label}: descriptive (no claim, no alpha spent): at its first look the seed spread "
-            f"({r['spread']:.2f} points per run) projects a detectable difference of {r['projected']:.2f} points at "
-            f"its cap of {r['cap']} seeds, more than {r['factor']:g} times the ±{r['margin']:.2g}-point margin; "
-            f"what would settle it: {r['settle']}.")
+                "complete seed blocks; confirm them with --confirm DIR." + shown)
+    return (f"At {label}: descriptive (no claim, no alpha spent): at its first look the spread of the runs that "
+            f"trained ({r['spread']:.2f} points per run) projects a detectable difference of {r['projected']:.2f} "
+            f"points at its cap of {r['cap']} seeds, more than {r['factor']:g} times the ±{r['margin']:.2g}-point "
+            f"margin; what would settle it: {r['settle']}." + shown)
 
 
 def budget_summary(label: str, code: int, r: dict) -> str:
@@ -70,7 +100,8 @@ def budget_summary(label: str, code: int, r: dict) -> str:
             f"{r['metric']} over {_plural(r['n_seeds'], 'seed')}")
     if not math.isfinite(r["ci_low"]):
         return lead + "; not resolved: an interval needs at least two seeds at every point."
-    conf = f"{100 * (1 - r['level']):.4g}% simultaneous interval, {covers(r['images'])}"
+    conf = (f"{100 * (1 - r['level']):.4g}% interval, this budget's share of the study's alpha, bounding the best "
+            f"intermediate against the best end over every candidate pair; {covers(r['images'])}")
     words = {
         INTERMEDIATE: f"{r['intermediate']} beats " + _ends(r["end_names"]),
         END: f"{r['end']} beats every intermediate point",
@@ -78,6 +109,8 @@ def budget_summary(label: str, code: int, r: dict) -> str:
     }.get(code, "the interval reaches both sides of zero and beyond the margin")
     within = (f" (by less than the ±{r['margin']:.2g}-point margin)"
               if code in (INTERMEDIATE, END) and r["eq_low"] > -r["margin"] and r["eq_high"] < r["margin"] else "")
+    if code == EQUIVALENT:  # the outcome rests on the two one-sided tests' interval: show it
+        within = f" (the two one-sided tests rest on {_n(r['eq_low'])} to {_n(r['eq_high'])} points)"
     return (f"{lead}; the best intermediate minus the best end lies in {_n(r['ci_low'])} to {_n(r['ci_high'])} "
             f"points ({conf}): {OUTCOMES[code]}, {words}{within}. A true intermediate "
             f"advantage of {_n(r['mde'], False)} points would be detected with 80% power."
@@ -138,8 +171,9 @@ def diverged_sentence(diverged) -> str:
     """Diverged runs per point (they count as outcomes, scored 0), or nothing when none diverged."""
     if not diverged:
         return ""
-    parts = [f"{d['point']} at {d['budget_label']} {d['diverged']} of {d['runs']}" for d in diverged]
-    return ("Diverged runs count as accuracy 0 (an unusable model), never as missing: " + "; ".join(parts) + ".")
+    parts = [f"{d['point']} at {d['budget_label']}: {diverged_share(d['diverged'], d['runs'])}" for d in diverged]
+    return ("Diverged runs count as accuracy 0 (an unusable model), never as missing (with the exact 95% interval "
+            "of each point's divergence rate): " + "; ".join(parts) + ".")
 
 
 def _claim_counts(counts: dict) -> str:
@@ -167,8 +201,8 @@ def method_sentence(margin: float, alpha: float, looks, counts: dict, images=(),
             f"and the claim is made on test accuracy from Student-t bounds on the differences, {var}; "
             f"Bonferroni-corrected over the candidates (each claim must hold against every "
             f"point of the other side){other}; alpha is split equally over {_claim_counts(counts)}{skip}{seq}, "
-            f"with 'no practical difference' meaning within a ±{margin:.2g}-point margin by two one-sided tests, so "
-            f"the chance of any false claim in the study is at most {100 * alpha:.0f}%.")
+            f"with 'no practical difference' meaning within a ±{margin:.2g}-point margin by two one-sided tests "
+            f"(shown with the interval those tests rest on), so {GUARANTEE.format(alpha=100 * alpha)}.")
 
 
 def front_sentence(n_front: int, n_inter: int) -> str:
