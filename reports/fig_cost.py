@@ -7,12 +7,14 @@ import pandas as pd
 import plotly.express as px
 
 from records.table import completed, human_count, missing_reason
+from verdict.words import diverged_share
 from .plotstyle import (
     ACC_AXIS, HEIGHT, REGION_ORDER, REGION_SYMBOL, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, fit_titles,
     hover_col, layout, segment_ticks,
 )
 
-FRONT_COLUMNS = ["point", "point_label", "budget_label", "region", "accuracy", "macs", "params", "latency_ms", "n_seeds"]
+FRONT_COLUMNS = ["point", "point_label", "budget_label", "region", "accuracy", "macs", "params", "latency_ms", "n_seeds",
+                 "n_runs", "n_diverged"]
 
 
 def front_points(front: pd.DataFrame) -> pd.DataFrame:
@@ -38,6 +40,8 @@ def _draw_front(fig, f: pd.DataFrame, col: str, what: str, table_col: str, line:
         "point": f["point_label"], "matched budget": f["budget_label"], "region": f["region"],
         "accuracy (%), test where stored": f["accuracy"].round(2),
         table_col + " (the budget's)": [f"{int(round(x)):,}" for x in f[col]], "seeds": f["n_seeds"],
+        "diverged runs (exact 95% interval of the rate)": [diverged_share(int(k), int(n)) if k else "none"
+                                                           for k, n in zip(f["n_diverged"], f["n_runs"])],
     })
 
 
