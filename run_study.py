@@ -4,7 +4,7 @@
     python run_study.py --space segments            # the default study, minutes on a laptop CPU
     python run_study.py --space list                # the spaces, one line each (--net list: the networks)
 
-Exit status: 0 every point settled, 1 runtime failure or points left unfinished (one line), 2 usage
+Exit status: 0 every run settled, 1 runtime failure or runs left unfinished (one line), 2 usage
 error (one line naming the flag), 130 interrupted (finished trials kept; rerun the same command to resume).
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import shlex
 import sys
 
-from common.cli import OneLineParser, UsageError
+from common.cli import OneLineParser, UsageError, one_line
+from common.mask import mask_secrets
 from studies.config import StudyConfig, flag_options
 
 INTERRUPTED = "interrupted; finished trials are stored, rerun the same command to resume"
@@ -51,19 +52,14 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         config = parse(argv)
-    except ValueError as err:  # a UsageError from the parser, or a value the config refuses
-        print(f"run_study.py: error: {err}", file=sys.stderr)
-        return 2
-    if isinstance(config, str):
-        print(config)
-        return 0
-    from common.mask import mask_secrets
-    from studies.runner import one_line, run
+        if isinstance(config, str):
+            print(config)
+            return 0
+        from studies.runner import run
 
-    try:
         summary = run(config)
-    except ValueError as err:
-        print(f"run_study.py: error: {mask_secrets(one_line(err)).removeprefix('ValueError: ')}", file=sys.stderr)
+    except UsageError as err:  # a user's mistake, and only that, is exit 2
+        print(f"run_study.py: error: {mask_secrets(one_line(err).partition(': ')[2])}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"run_study.py: {INTERRUPTED}", file=sys.stderr)

@@ -1,5 +1,6 @@
-"""Command-line helpers shared by every entry point, torch-free: a parser whose usage error is one line and
-exit 2, and argparse types that name what they expected."""
+"""Command-line helpers shared by every entry point, torch-free: the UsageError (a user's mistake, exit 2), a
+parser whose usage error is one line and exit 2, an error as one line, and argparse types that name what
+they expected."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,14 @@ import sys
 
 
 class UsageError(ValueError):
-    """A wrong command line: the message names the flag and what is allowed."""
+    """A user's mistake (a flag, a file or folder it names, a setting the study cannot take): the message
+    names the flag and what is allowed. Entry points exit 2 on it, and only on it."""
+
+
+def one_line(err: BaseException) -> str:
+    """'Type: the first line of its message' (database drivers append whole paragraphs)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,11 +1,13 @@
-"""The project's words, torch-free: orders, intermediate nonlinearities, backends, position labels, counts
-in G/M/k, and the checks that name a wrong value and what is allowed. Spectrum, studies and reports read them here."""
+"""The project's words, torch-free: orders, intermediate nonlinearities, backends, the ends, the questions,
+position labels, counts in G/M/k, and the checks that name a wrong value and what is allowed. Spectrum,
+kernels, studies, the verdict and reports read them here."""
 from __future__ import annotations
 
 ORDERS = ("spatial_first", "pointwise_first")
 ACTIVATION_NAMES = ("none", "relu", "elu", "gelu", "silu", "leaky_relu")  # the paper's Figure 10: none/relu/elu
 BACKENDS = ("torch", "triton", "auto")
 ENDS = ("regular", "depthwise")
+QUESTIONS = ("segments", "order", "nonlinearity", "interaction")  # what a study's verdict may answer
 
 
 def divisors(n: int) -> list[int]:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from common.vocabulary import si_count
+from common.cli import UsageError
+from common.vocabulary import ORDERS, divisors, si_count
 
-from .spaces import ORDERS, Point, divisors, intermediate, network_for
+from .spaces import Run, intermediate, network_for
 
 
 def default_budgets(config, in_channels: int, image_size: int, num_classes: int) -> tuple[float, ...]:
@@ -19,7 +20,7 @@ def default_budgets(config, in_channels: int, image_size: int, num_classes: int)
     choices = divisors(config.width)
 
     def spec(segments, order=ORDERS[0]):
-        return network_for(Point(segments, order, "none", None, 0), unmatched, in_channels, image_size, num_classes)
+        return network_for(Run(segments, order, "none", None, 0), unmatched, in_channels, image_size, num_classes)
 
     value = getattr(network_cost(spec(intermediate(choices))), config.match)
     for segments in choices:
@@ -36,15 +37,15 @@ def budget_label(config, budget) -> str:
 
 
 def grid_networks(space, config, in_channels: int, image_size: int, num_classes: int) -> dict:
-    """Point (seed 0) -> NetworkSpec for every grid point; ValueError naming --budgets when a budget is
+    """Run.network() -> NetworkSpec for every grid point; a UsageError naming --budgets when a budget is
     out of reach for some point."""
     specs = {}
     for params in space.grid(config):
         if params["seed"]:
             continue  # seeds share a network
-        point = Point.from_params(params, config).network()
+        point = Run.from_params(params, config).network()
         try:
             specs[point] = network_for(point, config, in_channels, image_size, num_classes)
         except ValueError as err:
-            raise ValueError(f"--budgets: {point.budget:,.0f} {config.match} is out of reach: {err}") from None
+            raise UsageError(f"--budgets: {point.budget:,.0f} {config.match} is out of reach: {err}") from None
     return specs

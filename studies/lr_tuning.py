@@ -8,7 +8,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from .plan import StudyPlan
-from .spaces import Point
+from .spaces import LR_GRID, Run
 
 SEED_BASE = 500  # tuning seeds: never a confirmatory seed
 
@@ -19,18 +19,16 @@ def tuning_plan(plan: StudyPlan) -> StudyPlan:
     return replace(plan, config=config, space=plan.space.for_lr_tuning())
 
 
-def chosen_rates(study, plan: StudyPlan) -> dict[Point, float]:
-    """Point (network key) -> the rate whose tuning run scored best on validation (diverged runs never win;
-    a point with no finished run keeps the smallest rate, the safe side)."""
-    from .config import LR_GRID
-
-    best: dict[Point, tuple[float, float]] = {}
+def chosen_rates(study, plan: StudyPlan) -> dict[Run, float]:
+    """Run.network() (a point) -> the rate whose tuning run scored best on validation (diverged runs never
+    win; a point with no finished run keeps the smallest rate, the safe side)."""
+    best: dict[Run, tuple[float, float]] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        point = Point.from_params(t.params, plan.config)
+        run = Run.from_params(t.params, plan.config)
         accuracy = t.user_attrs.get("accuracy", float("-inf"))
-        key = point.network()
+        key = run.network()
         if key not in best or accuracy > best[key][0]:
-            best[key] = (accuracy, point.lr)
+            best[key] = (accuracy, run.lr)
     return {key: best[key][1] if key in best else min(LR_GRID) for key in plan.networks}
 
 

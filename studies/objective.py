@@ -1,8 +1,9 @@
-"""One trial: build the point's network, count and time it, train it, test it; each step returns its part
+"""One trial: build the run's network, count and time it, train it, test it; each step returns its part
 of the trial's `TrialRecord`, and `records.record.store` writes the record whole after each step.
 
-A failure a rerun would repeat (divergence, an invalid spec) is stored FAIL `permanent`; a diverged run is
-also `diverged` (an outcome the verdict counts); any other failure is an interruption, trained again.
+A failure a rerun would repeat (divergence, an invalid spec: an `InvalidSpec` or a `UsageError`) is stored
+FAIL `permanent`; a diverged run is also `diverged` (an outcome the verdict counts); any other failure
+(a bug's ValueError included) is an interruption, trained again.
 """
 from __future__ import annotations
 
@@ -10,23 +11,28 @@ from dataclasses import replace
 
 import optuna
 
+from common.cli import UsageError
 from common.vocabulary import position_label
 from records.record import TrialRecord, part, store
 
 from .budgets import budget_label
 from .grid import duplicate_of
 from .plan import StudyPlan
-from .spaces import Point
+from .spaces import Run
 from .storage import Heartbeat
 
 LATENCY_RUN_S = 0.1  # seconds of timing a network: ms-scale forwards give tens of samples
+
+
+class InvalidSpec(ValueError):
+    """The run's network cannot be built (its spec or width matching refused it): a rerun would repeat it."""
 
 
 def permanent(err: BaseException) -> bool:
     """Failures that a rerun would repeat: the loss diverged, or the spec is invalid."""
     from .train import TrainingDiverged
 
-    return isinstance(err, (TrainingDiverged, ValueError))
+    return isinstance(err, (TrainingDiverged, InvalidSpec, UsageError))
 
 
 def latency_key(spec, config, device) -> str:
@@ -66,16 +72,16 @@ def measure_latency(spec, config, shape, device, threads: int | None) -> dict:
             "latency_group_merge": merged}
 
 
-def point_part(point: Point, config, spec) -> dict:
-    """What identifies the trained network, and how the study ran it."""
+def run_part(run: Run, config, spec) -> dict:
+    """What identifies the trained network (its point), its seed, and how the study ran it."""
     from spectrum import min_width
 
-    return dict(space=config.space, net=config.net, position=position_label(point.segments, config.width),
-                matched_position=spec.position.label, segments=point.segments, base_width=config.width,
-                group_width=config.width // point.segments, order=point.order, activation=point.activation,
+    return dict(space=config.space, net=config.net, position=position_label(run.segments, config.width),
+                matched_position=spec.position.label, segments=run.segments, base_width=config.width,
+                group_width=config.width // run.segments, order=run.order, activation=run.activation,
                 kernel_size=spec.kernel_size, intermediate_norm=spec.intermediate_norm, depth=config.depth,
-                match=config.match, budget=point.budget, budget_label=budget_label(config, point.budget),
-                widths="-".join(map(str, spec.widths)), min_width=min_width(spec), seed=point.seed,
+                match=config.match, budget=run.budget, budget_label=budget_label(config, run.budget),
+                widths="-".join(map(str, spec.widths)), min_width=min_width(spec), seed=run.seed,
                 seed_plan=config.seed_plan, epochs=config.epochs, batch_size=config.batch_size, backend=config.backend)
 
 
@@ -87,7 +93,7 @@ def failure_part(err: BaseException) -> dict:
 
 
 class Objective:
-    """Trains one point per call; `latency` maps latency_key -> a measurement taken before training."""
+    """Trains one run per call; `latency` maps latency_key -> a measurement taken before training."""
 
     def __init__(self, plan: StudyPlan, dataset, device, log, latency: dict, threads: int | None = None):
         self.plan, self.data, self.device, self.log = plan, dataset, device, log
@@ -97,7 +103,7 @@ class Objective:
 
     def __call__(self, study: optuna.Study, trial: optuna.Trial) -> None:
         """Run `trial` (from study.ask) to a told state; a KeyboardInterrupt is stored, then re-raised."""
-        point = self.plan.space.suggest(trial, self.plan.config)
+        run = self.plan.space.suggest(trial, self.plan.config)
         dup = duplicate_of(study, trial)
         if dup is not None:
             store(trial, TrialRecord(duplicate_of=dup))
@@ -105,7 +111,7 @@ class Objective:
             return
         with Heartbeat(trial):
             try:
-                values = self._run(trial, point)
+                values = self._run(trial, run)
             except KeyboardInterrupt:
                 self._fail(study, trial, dict(fail_reason="interrupted (Ctrl-C)", permanent=False))
                 raise
@@ -122,7 +128,7 @@ class Objective:
         store(trial, TrialRecord(**{**part(trial.user_attrs), **failure}))
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
-    def _run(self, trial: optuna.Trial, point: Point) -> tuple:
+    def _run(self, trial: optuna.Trial, run: Run) -> tuple:
         import torch
 
         from spectrum import build_network, cost
@@ -130,15 +136,18 @@ class Objective:
         from .train import fit, scored_on_test
 
         config, data = self.plan.config, self.data
-        spec = self.plan.network(point)
-        torch.manual_seed(point.seed)  # the initial weights belong to the point, not to what the worker ran before
-        model = build_network(spec, config.backend)
+        torch.manual_seed(run.seed)  # the initial weights belong to the run, not to what the worker ran before
+        try:
+            spec = self.plan.network(run)
+            model = build_network(spec, config.backend)
+        except ValueError as err:
+            raise InvalidSpec(str(err)) from err
         counts = cost.count(model, (data.in_channels, data.image_size, data.image_size))
         lat = self.latency.get(latency_key(spec, config, self.device))
         if lat is None:  # not a grid point timed up front (joint space): time it here
             lat = measure_latency(spec, config, self.plan.shape, self.device, self.threads)
-        lr = self.plan.learning_rate(point)
-        rec = TrialRecord(**point_part(point, config, spec), **part(counts), **lat, dataset=data.name,
+        lr = self.plan.learning_rate(run)
+        rec = TrialRecord(**run_part(run, config, spec), **part(counts), **lat, dataset=data.name,
                           device=str(self.device), lr=lr)
         store(trial, rec)
         curve = []
@@ -149,14 +158,14 @@ class Objective:
             if self.bar is not None:
                 self.bar.set_postfix_str(f"#{trial.number} epoch {epoch}/{config.epochs}: {accuracy:.1%}")
 
-        result = fit(model, data, epochs=config.epochs, batch_size=config.batch_size, seed=point.seed,
+        result = fit(model, data, epochs=config.epochs, batch_size=config.batch_size, seed=run.seed,
                      device=self.device, lr=lr, on_epoch=on_epoch)
         tested = scored_on_test(model, data, self.device)
         self.train_s += result.train_time_s + result.eval_time_s
         rec = replace(rec, **part(result), accuracy=result.accuracy, **tested)
         store(trial, rec)
-        self.log(f"trial {trial.number:>3} {rec.position:>12} {point.order:<15} {point.activation:<10} "
-                 f"{rec.budget_label:<12} seed {point.seed}: val {rec.accuracy:6.2%} test {rec.test_accuracy:6.2%}  "
+        self.log(f"trial {trial.number:>3} {rec.position:>12} {run.order:<15} {run.activation:<10} "
+                 f"{rec.budget_label:<12} seed {run.seed}: val {rec.accuracy:6.2%} test {rec.test_accuracy:6.2%}  "
                  f"params {rec.params:>9,}  MACs {rec.macs:>12,}  {rec.latency_ms:.2f} ms  "
                  f"[{result.train_time_s:.1f} s]")
         return (rec.accuracy, float(rec.macs), float(rec.latency_ms))

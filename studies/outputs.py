@@ -14,6 +14,8 @@ from records import record
 from records.table import write_trial_tables
 from verdict import study_verdict
 
+from .spaces import get_space
+
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: the record's fields (list fields as Python lists, in memory only)."""
@@ -50,12 +52,13 @@ def write_outputs(config, study: optuna.Study, meta: dict) -> tuple[pd.DataFrame
 
 
 def study_meta(config, environment: dict, dataset, device, previous: Path) -> dict:
-    """config.json's content: the settings (secrets masked), the environment once, the data, and on a
+    """config.json's content: the settings (secrets masked), the space's facts (questions, leads,
+    exploratory: what the verdict and the page read), the environment once, the data, and on a
     redraw (--report-only) the command and timing of the run that trained."""
     meta = {**config.to_json(), "study_name": config.name, "storage": config.to_json()["storage"] or config.storage_url,
             "git_commit": environment.get("git_commit"), "date": environment.get("date"),
             "environment": {**environment, "optuna": optuna.__version__}, "dataset_description": dataset.description,
-            "device": str(device)}
+            "device": str(device), **get_space(config.space).facts()}
     if config.report_only and previous.is_file():
         try:
             before = json.loads(previous.read_text())

@@ -1,6 +1,6 @@
 """Which device each worker trains on, torch-free: `--device cuda` (or `auto` on a GPU machine) deals
 the workers round-robin over the GPUs this process sees, at most `--trials-per-gpu` on one at a time;
-`cuda:K` puts every worker on that GPU; `cpu` on the CPU. A request that cannot be met is a ValueError
+`cuda:K` puts every worker on that GPU; `cpu` on the CPU. A request that cannot be met is a UsageError
 of one line naming the flag.
 
 Indices are torch's: `cuda:K` is the K-th GPU CUDA_VISIBLE_DEVICES leaves visible, so the variable
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+
+from common.cli import UsageError
 
 
 def visible_gpus(cuda_visible_devices: str | None, device_count: int) -> tuple[str, ...]:
@@ -31,14 +33,14 @@ def _spreads(device: str, gpus: Sequence[str]) -> bool:
 
 
 def _pinned_index(device: str, gpus: Sequence[str]) -> int | None:
-    """K for `cuda:K` (checked against the visible GPUs), None for cpu/auto/cuda; ValueError otherwise."""
+    """K for `cuda:K` (checked against the visible GPUs), None for cpu/auto/cuda; UsageError otherwise."""
     if device in ("cpu", "auto", "cuda"):
         return None
     index = device.removeprefix("cuda:")
     if not device.startswith("cuda:") or not index.isdigit():
-        raise ValueError(f"--device {device!r} is not allowed; expected auto, cpu, cuda or cuda:N")
+        raise UsageError(f"--device {device!r} is not allowed; expected auto, cpu, cuda or cuda:N")
     if int(index) >= len(gpus):
-        raise ValueError(f"--device {device}: {_seen(gpus)}; expected cuda:0..cuda:{len(gpus) - 1}"
+        raise UsageError(f"--device {device}: {_seen(gpus)}; expected cuda:0..cuda:{len(gpus) - 1}"
                          if gpus else f"--device {device}: {_seen(gpus)}; expected --device cpu or auto")
     return int(index)
 
@@ -60,10 +62,10 @@ def worker_devices(device: str, workers: int, gpus: Sequence[str], per_gpu: int 
     text = device.strip().lower()
     pinned = _pinned_index(text, gpus)
     if text == "cuda" and not gpus:
-        raise ValueError(f"--device cuda: {_seen(gpus)}; expected --device cpu or auto")
+        raise UsageError(f"--device cuda: {_seen(gpus)}; expected --device cpu or auto")
     if pinned is not None:
         if workers > per_gpu:
-            raise ValueError(f"--workers {workers}: --device {text} runs at most --trials-per-gpu {per_gpu} "
+            raise UsageError(f"--workers {workers}: --device {text} runs at most --trials-per-gpu {per_gpu} "
                              f"trial(s) at a time; expected --workers {per_gpu} or fewer, a larger "
                              f"--trials-per-gpu, or --device cuda to spread over the {len(gpus)} visible GPU(s)")
         return [text] * workers
@@ -71,7 +73,7 @@ def worker_devices(device: str, workers: int, gpus: Sequence[str], per_gpu: int 
         return ["cpu"] * workers
     slots = len(gpus) * per_gpu
     if workers > slots:
-        raise ValueError(f"--workers {workers}: {len(gpus)} visible GPU(s) x --trials-per-gpu {per_gpu} = {slots} "
+        raise UsageError(f"--workers {workers}: {len(gpus)} visible GPU(s) x --trials-per-gpu {per_gpu} = {slots} "
                          f"trial slot(s); expected --workers {slots} or fewer, or a larger --trials-per-gpu")
     return [f"cuda:{i % len(gpus)}" for i in range(workers)]
 

@@ -1,12 +1,12 @@
 """A study's plan, resolved once from its config and dataset: the space, the budgets and every grid point's
-network, passed down to the runner, the workers and each trial."""
+network, passed down to the runner, the workers and each trial (each trial one Run of a point)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
 from .budgets import default_budgets, grid_networks
 from .config import StudyConfig
-from .spaces import Point, Space, get_space, network_for
+from .spaces import Run, Space, get_space, network_for
 
 BUDGET_NUDGES = (1, 1.03, 0.97, 1.06, 0.94, 1.1, 0.9, 1.15, 1.2)  # width rounding leaves gaps in reachable cost
 
@@ -29,23 +29,24 @@ class StudyPlan:
     config: StudyConfig  # budgets filled in
     space: Space
     shape: Shape
-    networks: dict = field(default_factory=dict, compare=False)  # Point.network() -> NetworkSpec (grid spaces)
-    learning_rates: dict = field(default_factory=dict, compare=False)  # Point.network() -> rate (--lr auto)
+    networks: dict = field(default_factory=dict, compare=False)  # Run.network() -> NetworkSpec (grid spaces)
+    learning_rates: dict = field(default_factory=dict, compare=False)  # Run.network() -> rate (--lr auto)
 
     @property
     def is_grid(self) -> bool:
         return self.space.is_grid()
 
-    def network(self, point: Point):
-        """The NetworkSpec a point trains: the grid's, else matched here (a sampled point)."""
-        spec = self.networks.get(point.network())
-        return spec if spec is not None else network_for(point, self.config, *_dims(self.shape))
+    def network(self, run: Run):
+        """The NetworkSpec a run trains: the grid's, else matched here (a sampled point)."""
+        spec = self.networks.get(run.network())
+        return spec if spec is not None else network_for(run, self.config, *_dims(self.shape))
 
-    def learning_rate(self, point: Point) -> float:
-        """The rate a point trains with: its own while tuning, the tuned one under --lr auto, else the study's."""
-        if point.lr is not None:
-            return point.lr
-        return self.learning_rates[point.network()] if self.config.lr == "auto" else self.config.lr
+    def learning_rate(self, run: Run) -> float:
+        """The rate a run trains with: its own while tuning, its point's tuned one under --lr auto, else the
+        study's."""
+        if run.lr is not None:
+            return run.lr
+        return self.learning_rates[run.network()] if self.config.lr == "auto" else self.config.lr
 
 
 def _dims(shape: Shape) -> tuple[int, int, int]:
@@ -67,7 +68,7 @@ def _reachable_budget(space: Space, config: StudyConfig, shape: Shape, target: f
 
 def resolve_plan(config: StudyConfig, dataset) -> StudyPlan:
     """Fill in the default budgets and build every grid point's network once; a budget out of reach is a
-    usage error (ValueError naming --budgets) before any training."""
+    usage error (UsageError naming --budgets) before any training."""
     space, shape = get_space(config.space), Shape.of(dataset)
     if config.match != "none" and config.budgets is None:
         targets = default_budgets(config, *_dims(shape))

@@ -15,8 +15,9 @@ from pathlib import Path
 import optuna
 
 from .budgets import budget_label
+from .checks import study_device
 from .data import dataset_for
-from .grid import enqueue, key_of, owed_points, point_key, seed_counts, settles, status
+from .grid import enqueue, key_of, owed_runs, run_key, seed_counts, settles, status
 from .objective import latency_key, measure_latency
 from .outputs import study_meta, write_outputs
 from .plan import StudyPlan, resolve_plan
@@ -24,19 +25,13 @@ from .reproducible import make_deterministic
 from .storage import FolderLock, fail_stale_trials
 from .workers import Pool, StudyError, default_workers, open_study, progress, work
 
-RETRIES_PER_RUN = 2  # an interrupted point is trained again at most this often in one run
-
-
-def one_line(err: BaseException) -> str:
-    """The first line of an error's message (database drivers append whole paragraphs)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+RETRIES_PER_RUN = 2  # an interrupted run is trained again at most this often in one invocation
 
 
 def failed_alike(trials) -> str:
     """'all N trials failed with R' when two or more finished trials all failed with one stored reason R
-    (an error every point repeats is no interruption: retrying would repeat it); '' otherwise. Diverged runs
-    are outcomes, not errors: they settle their points."""
+    (an error every run repeats is no interruption: retrying would repeat it); '' otherwise. Diverged runs
+    are outcomes, not errors: they settle their runs."""
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE
             or (t.state == optuna.trial.TrialState.FAIL and not t.user_attrs.get("diverged"))]
     reasons = {t.user_attrs.get("fail_reason") if t.state == optuna.trial.TrialState.FAIL else None for t in done}
@@ -53,7 +48,7 @@ class Summary:
     train_s: float
     workers: int = 1
     interrupted: bool = False
-    unfinished: str = ""  # why some owned points are neither complete nor failed for good
+    unfinished: str = ""  # why some owned runs are neither complete nor failed for good
     outcome: str = ""
 
     def line(self) -> str:
@@ -96,28 +91,28 @@ def seeds_to_add(study, config, seeds: dict) -> dict:
 
 
 def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
-    """Enqueue what the grid owes and run rounds until it is settled; why points remain unfinished, or ''."""
+    """Enqueue what the grid owes and run rounds until it is settled; why runs remain unfinished, or ''."""
     config = plan.config
     seeds = seed_counts(study, config) if config.auto_seeds else None
-    attempts, cap = Counter(), config.trials
+    attempts, cap = Counter(), plan.space.trials(config)
     while True:
-        points = owed_points(plan, seeds)
-        missing, _ = status(study, points)
-        retry = [p for p in missing if attempts[point_key(p)] < RETRIES_PER_RUN][:cap]
-        attempts.update(point_key(p) for p in retry)
+        runs = owed_runs(plan, seeds)
+        missing, _ = status(study, runs)
+        retry = [r for r in missing if attempts[run_key(r)] < RETRIES_PER_RUN][:cap]
+        attempts.update(run_key(r) for r in retry)
         cap = None if cap is None else cap - len(retry)
         enqueue(study, retry)
-        run_round(len(points))
-        missing, _ = status(study, points)
-        keys = {point_key(p) for p in points}
+        run_round(len(runs))
+        missing, _ = status(study, runs)
+        keys = {run_key(r) for r in runs}
         alike = failed_alike([t for t in study.get_trials(deepcopy=False) if key_of(t) in keys])
         if alike:
             return alike
-        if missing and cap != 0 and any(attempts[point_key(p)] < RETRIES_PER_RUN for p in missing):
-            continue  # points interrupted by a killed worker or a storage error: once more
+        if missing and cap != 0 and any(attempts[run_key(r)] < RETRIES_PER_RUN for r in missing):
+            continue  # runs interrupted by a killed worker or a storage error: once more
         if missing:
             why = "--trials reached" if cap == 0 else "interrupted twice; see fail_reason"
-            return f"{len(missing)} of {len(points)} points unfinished ({why}); rerun the same command to resume"
+            return f"{len(missing)} of {len(runs)} runs unfinished ({why}); rerun the same command to resume"
         if not config.auto_seeds or (config.time_limit and time.perf_counter() - started > config.time_limit):
             return ""
         adds = seeds_to_add(study, config, seeds)  # one verdict over the storage per round
@@ -130,13 +125,12 @@ def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
 def run(config) -> Summary:
     """Open or resume the study, train what is missing, write trials.csv, config.json and report.html."""
     from common.environment import environment
-    from spectrum import cost
 
     started = time.perf_counter()
     if config.deterministic:  # before any CUDA work (cuBLAS reads its workspace setting then)
         make_deterministic()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    device = cost.resolve_device(config.device)  # an absent device or a bad data folder: a usage error
+    device = study_device(config)  # an absent device or a bad data folder: a usage error
     dataset = dataset_for(config)  # before anything is written
     if not config.quiet:
         print(f"data: {dataset.description}", flush=True)
@@ -192,9 +186,9 @@ def _tune_rates(plan: StudyPlan, device, threads, started) -> tuple[StudyPlan, f
 
 def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str]:
     """Workers in this process (one) or in a pool (several) until the study is settled."""
-    config, grid = plan.config, plan.is_grid
+    config, grid, trials = plan.config, plan.is_grid, plan.space.trials(plan.config)
     latency = grid_latency(plan, device, threads)
-    watch = progress(config, config.trials or 20)
+    watch = progress(config, trials)
     pool = Pool(plan, latency, config.workers, threads) if config.workers > 1 else None
     spent = [0.0]
 
@@ -208,14 +202,14 @@ def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str
     try:
         unfinished = train_grid(plan, study, run_round, started) if grid else ""
         if not grid:
-            run_round(config.trials or 20)
+            run_round(trials)
         if pool is not None:
             spent[0] += pool.finish(watch)
     finally:
         watch(close=True)
     if not grid:
         settled = sum(1 for t in study.get_trials(deepcopy=False) if settles(t))
-        if settled < (config.trials or 20):
+        if settled < trials:
             unfinished = failed_alike(study.get_trials(deepcopy=False)) or \
-                f"{settled} of {config.trials or 20} trials settled; rerun the same command to resume"
+                f"{settled} of {trials} trials settled; rerun the same command to resume"
     return spent[0], unfinished

@@ -17,6 +17,7 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from common.cli import UsageError
 from common.mask import mask_secrets
 
 HEARTBEAT_S = 5.0
@@ -25,7 +26,7 @@ RDB_SCHEMES = ("postgresql", "mysql", "sqlite")
 
 
 def storage_kind(url: str) -> str:
-    """'journal' or 'rdb'; ValueError naming --storage for anything else."""
+    """'journal' or 'rdb'; UsageError naming --storage for anything else."""
     scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
     if scheme in RDB_SCHEMES:
         from sqlalchemy.engine import make_url
@@ -34,11 +35,11 @@ def storage_kind(url: str) -> str:
         try:
             make_url(url)
         except ArgumentError:
-            raise ValueError(f"--storage: {mask_secrets(url)!r} is not a valid database URL") from None
+            raise UsageError(f"--storage: {mask_secrets(url)!r} is not a valid database URL") from None
         return "rdb"
     if scheme in ("", "file") and url.endswith((".journal", ".log", ".jsonl")):
         return "journal"
-    raise ValueError(
+    raise UsageError(
         f"--storage: {mask_secrets(url)!r} is not allowed; expected postgresql://..., mysql://..., sqlite:///... "
         "or a journal file path ending in .journal"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 import warnings
 
@@ -12,7 +13,7 @@ from optuna.trial import TrialState
 
 from . import placement
 from .data import dataset_for
-from .grid import POINT_ATTR, settles
+from .grid import RUN_ATTR, settles
 from .objective import Objective
 from .process import configure_worker
 from .reproducible import make_deterministic
@@ -28,12 +29,9 @@ class StudyError(RuntimeError):
 
 
 def open_study(plan, worker: int = 0) -> optuna.Study:
-    """Create or load the study; grid spaces are fed through the queue, `joint` samples with NSGA-II."""
+    """Create or load the study with the space's sampler (a grid's is never asked: the queue feeds it)."""
     config = plan.config
-    if plan.is_grid:
-        sampler = optuna.samplers.RandomSampler(seed=worker)  # never asked: every grid trial is enqueued
-    else:
-        sampler = optuna.samplers.NSGAIISampler(seed=worker, population_size=min(20, config.trials or 20))
+    sampler = plan.space.sampler(worker, plan.space.trials(config))
     study = optuna.create_study(storage=make_storage(config.storage_url), study_name=config.name,
                                 directions=list(DIRECTIONS), sampler=sampler, load_if_exists=True)
     if study.metric_names != METRIC_NAMES:
@@ -69,15 +67,18 @@ def _logger(config, bar=None):
     return log
 
 
-def _joint_done(study, config) -> bool:
-    taken = [t for t in study.get_trials(deepcopy=False) if settles(t) or t.state == TrialState.RUNNING]
-    return len(taken) >= (config.trials or 20)
+def _done(study, plan) -> bool:
+    """The space's stop rule on the storage: how many trials wait, how many are taken (settled or running)."""
+    trials = study.get_trials(deepcopy=False)
+    waiting = sum(t.state == TrialState.WAITING for t in trials)
+    taken = sum(settles(t) or t.state == TrialState.RUNNING for t in trials)
+    return plan.space.sampler.done(waiting, taken, plan.space.trials(plan.config))
 
 
 def work(plan, latency: dict, worker: int = 0, threads: int | None = None, stop=None, bar=None,
          device: str | None = None) -> float:
-    """One worker: train trials on `device` (default --device) until the queue is empty and `stop` is set
-    (None: stop when empty); its training seconds."""
+    """One worker: train trials on `device` (default --device) until the space's stop rule holds (a grid's:
+    the queue is empty and `stop` is set, None: once empty); its training seconds."""
     import torch
     from spectrum import cost
 
@@ -98,17 +99,14 @@ def work(plan, latency: dict, worker: int = 0, threads: int | None = None, stop=
     grid = plan.is_grid
     while True:
         fail_stale_trials(study, all_running_stale=False)
-        if not grid:
-            if _joint_done(study, config):
+        if _done(study, plan):
+            if not grid or stop is None or stop.is_set():
                 break
-        elif not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            if stop is None or stop.is_set():
-                break
-            time.sleep(POLL_S)
+            time.sleep(POLL_S)  # a grid's next round may still be enqueued
             continue
         trial = study.ask()
-        if grid and POINT_ATTR not in trial.user_attrs:
-            study.tell(trial, state=TrialState.PRUNED)  # another worker took the last queued point first
+        if grid and RUN_ATTR not in trial.user_attrs:
+            study.tell(trial, state=TrialState.PRUNED)  # another worker took the last queued run first
             continue
         objective(study, trial)
         if bar is not None:
@@ -181,9 +179,10 @@ class Pool:
         return sum(detail for _, detail in done)
 
 
-def progress(config, total: int):
-    """A trials bar for the parent, read from the storage; the postfix shows each running trial's epoch."""
-    if config.quiet:
+def progress(config, total: int | None):
+    """A trials bar for the parent, read from the storage; the postfix shows each running trial's epoch. Only
+    on a terminal: redirected to a file, the log holds the trials' own lines, one per finished trial."""
+    if config.quiet or not sys.stderr.isatty():
         return lambda close=False, total=None: None
     from tqdm.auto import tqdm
 

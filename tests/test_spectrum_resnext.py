@@ -126,11 +126,11 @@ def test_a_study_trains_each_family_with_its_own_intermediate_nonlinearity(space
     """A ResNeXt study keeps the bottleneck's BN-ReLU between the grouped conv and its 1x1 (ResNeXt's block);
     the Xception-style net leaves it out (the paper's finding)."""
     from studies.config import StudyConfig
-    from studies.spaces import Point, get_space, network_for
+    from studies.spaces import Run, get_space, network_for
 
     config = StudyConfig(space=space, net=net, match="none", width=8, depth=2, seeds=1, out=tmp_path)
     assert get_space(space).choices(config)["activation"] == [activation]
-    spec = network_for(Point(2, "spatial_first", activation, None, 0), config, 1, 12, 5)
+    spec = network_for(Run(2, "spatial_first", activation, None, 0), config, 1, 12, 5)
     blocks = [m for m in build_network(spec).modules() if isinstance(m, SpectrumBlock)]
     assert blocks and all(type(block.act) is modules for block in blocks)
 

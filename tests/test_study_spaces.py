@@ -1,10 +1,15 @@
 """What each space trains: the nonlinearity space spans the spectrum, the paper space is the union of the
-three questions' grids, joint is exploratory; --lr auto keeps each point's best validation rate."""
+three questions' grids, every space's facts hold together (its sampler, questions, leads, exploratory flag,
+as config.json carries them); --lr auto keeps each point's best validation rate."""
+import json
+from dataclasses import replace
+
 import optuna
 import pytest
 
 from studies.config import LR_GRID, StudyConfig
-from studies.spaces import SPACES, Point
+from common.vocabulary import QUESTIONS
+from studies.spaces import SPACES, Run
 
 
 def _points(space, **kw):
@@ -28,9 +33,32 @@ def test_the_paper_space_is_the_union_of_the_three_questions_each_point_once():
     assert set(SPACES["paper"].questions) == {"segments", "order", "nonlinearity", "interaction"}
 
 
-def test_joint_is_exploratory_and_every_grid_space_is_not():
-    assert SPACES["joint"].exploratory and not SPACES["joint"].is_grid()
-    assert not any(s.exploratory for n, s in SPACES.items() if n != "joint")
+@pytest.mark.parametrize("name", SPACES)
+def test_every_space_carries_its_facts(name):
+    """Its questions are the verdict's, in order, the page's leads among them; a sampled space is exploratory
+    (no complete seed blocks) and has a default trial count, a grid owes every run; config.json holds them."""
+    space = SPACES[name]
+    from verdict.claims import QUESTIONS as VERDICT_QUESTIONS
+
+    assert VERDICT_QUESTIONS == QUESTIONS and "segments" in space.questions
+    assert list(space.questions) == [q for q in QUESTIONS if q in space.questions]
+    assert set(space.leads) <= set(space.questions)
+    assert space.exploratory == (not space.is_grid())
+    config = StudyConfig(space=name, confirm="." if name == "confirm" else None)
+    assert space.trials(config) == (None if space.is_grid() else space.sampler.default_trials)
+    assert space.trials(replace(config, trials=7)) == 7
+    assert type(space.sampler(0, space.trials(config) or 1)).__name__ in ("RandomSampler", "NSGAIISampler")
+    assert json.loads(json.dumps(space.facts())) == {"questions": list(space.questions),
+                                                     "leads": list(space.leads), "exploratory": space.exploratory}
+
+
+@pytest.mark.parametrize("name", [n for n, s in SPACES.items() if s.is_grid() and n != "confirm"])
+def test_every_grid_space_enumerates_each_run_once_with_every_seed(name):
+    config = StudyConfig(space=name, budgets=(1e6,), seeds=2, width=8)
+    grid = SPACES[name].grid(config)
+    keys = [tuple(sorted(r.items())) for r in grid]
+    assert len(keys) == len(set(keys)) and {r["seed"] for r in grid} == {0, 1}
+    assert set(grid[0]) == {"segments", "order", "activation", "budget", "seed"}
 
 
 def test_rate_tuning_adds_the_rate_grid_and_survives_pickling():
@@ -47,7 +75,7 @@ def test_lr_auto_keeps_the_rate_with_the_best_validation_accuracy_and_never_a_di
     from studies.plan import Shape, StudyPlan
 
     config = StudyConfig(space="segments", match="none", seeds=1, width=2, lr="auto")
-    a, b = Point(1, "spatial_first", "none", None, 0), Point(2, "spatial_first", "none", None, 0)
+    a, b = Run(1, "spatial_first", "none", None, 0), Run(2, "spatial_first", "none", None, 0)
     plan = StudyPlan(config, SPACES["segments"], Shape(1, 8, 2), networks={a: None, b: None})
     study = optuna.create_study()
     scores = {(1, 1e-3): 0.5, (1, 3e-3): 0.7, (1, 1e-2): 0.6, (2, 1e-3): 0.4, (2, 3e-3): 0.3}

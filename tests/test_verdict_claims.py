@@ -15,6 +15,7 @@ from verdict.contrast import contrast_image_variance, contrast_test, residual_sd
 from verdict.stats import image_variance
 from verdict import seeds_to_add
 from records.synthetic import synthetic_trials
+from studies.spaces import SPACES
 from verdict.sim import descriptive_cells, power_cells, run
 
 LIMIT, SIMS = 0.05, 1500
@@ -68,7 +69,7 @@ def test_questions_follow_from_the_points():
              for d in ("segments", "order", "nonlinearity")}
     assert kinds == {"segments": ["segments"], "order": ["order", "segments"],
                      "nonlinearity": ["interaction", "nonlinearity", "segments"]}
-    joint = reports.verdict(synthetic_trials("middle", space="joint", seeds=8))
+    joint = reports.verdict(synthetic_trials("middle", space="joint", seeds=8), exploratory=True)
     assert joint.exploratory and joint.claims == () and {b.outcome for b in joint.budgets} == {"descriptive"}
     assert joint.headline.startswith("Exploratory")
     points = design_points("nonlinearity")
@@ -136,7 +137,7 @@ def test_a_budget_that_cannot_settle_is_descriptive_and_says_what_would():
                                           ("paper", "paper-claims"), ("joint", "Exploratory study")])
 def test_each_space_page_opens_with_its_own_answer(space, first):
     raw = synthetic_trials("middle", space="nonlinearity" if space == "paper" else space, seeds=8)
-    html = reports.render(raw.assign(space=space))
+    html = reports.render(raw.assign(space=space), SPACES[space].facts())  # as config.json holds them
     block = html[html.index('id="verdict"'):]
     assert block.index(first) < block.index('class="headline"')
     if space == "paper":
