@@ -26,7 +26,7 @@ fraction  max(FLOPs / peak_FLOPs, bytes / peak_BW) / time  and the bandwidth fra
 compute, a large device copy for bandwidth), and the speedup against cuDNN.
 
 Output: ``<out>/kernels_<device>_<date>.json`` (environment record of ``common.environment``, peaks,
-rows, goal checks) and a printed table, then the issue-7 goal checks as PASS/MISS lines (the goals
+rows, goal checks) and a printed table, then the kernels' goal checks as PASS/MISS lines (the goals
 and the table format: ``kernels.bench_goals``).
 
 Flags: ``--quick`` (a few shapes), ``--out DIR``, ``--dtype bf16,tf32,fp32``,
@@ -54,6 +54,7 @@ from . import grouped_conv as gc
 from .algorithms import TABLE
 from .bench_goals import PRECISIONS, format_checks, format_table, goal_checks
 from common.environment import environment
+from common.vocabulary import divisors
 from .timer import measure
 
 NO_GPU_LINE = "kernels.bench needs a CUDA GPU (none found)"
@@ -71,10 +72,6 @@ COMPARE_MAX_CG = 64
 # --------------------------------------------------------------------------------------------
 # shapes
 # --------------------------------------------------------------------------------------------
-def divisors(n: int) -> list:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def pow2_groups(c: int) -> list:
     gs = [g for g in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if g <= c and c % g == 0]
     return sorted(set(gs + [c]))
@@ -315,7 +312,7 @@ def _parse(argv):
     p = argparse.ArgumentParser(
         prog="python -m kernels.bench",
         description="Time Triton grouped_conv2d against cuDNN and torch.compile across the spectrum "
-                    "(CUDA only); write JSON and print a table and the issue-7 goal checks.",
+                    "(CUDA only); write JSON and print a table and the kernels' goal checks.",
     )
     p.add_argument("--quick", action="store_true", help="a few shapes only")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for the JSON (default benchmarks/results)")

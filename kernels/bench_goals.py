@@ -1,7 +1,7 @@
 """Goal checks and the printed table of ``python -m kernels.bench`` (pure functions of the rows,
 testable without a GPU).
 
-The issue-7 goals, each a PASS/MISS/N/A line per precision:
+The kernels' goals, each a PASS/MISS/N/A line per precision:
 
 * intermediate (4 <= C/g <= 64, not dense) fwd+bwd: geomean speedup vs cuDNN >= 1.5 and geomean
   roofline fraction >= 0.6 (for these shapes the roofline bound is the memory-bound limit);
@@ -32,7 +32,7 @@ def _ok(rows):
 
 
 def goal_checks(rows) -> list:
-    """The issue-7 goals as dicts {name, precision, status: PASS|MISS|N/A, value, target, detail}."""
+    """The kernels' goals as dicts {name, precision, status: PASS|MISS|N/A, value, target, detail}."""
     checks = []
     rows = _ok(rows)
     triton = [r for r in rows if r["backend"] == "triton"]

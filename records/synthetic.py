@@ -157,7 +157,7 @@ def study_frame(val: np.ndarray, test: np.ndarray, *, base_width: int = 64) -> p
     """One simulated study (arrays (budgets, points, seeds)) as a trials table with the verdict's columns."""
     b, p, n = val.shape
     segs = np.r_[1, np.arange(2, p), base_width]  # distinct labels are all the verdict needs
-    position = np.array(["regular", *(f"segments={k}" for k in segs[1:-1]), "depthwise"])
+    position = np.array([position_label(k, base_width) for k in segs])
     bb, pp, ss = np.meshgrid(np.arange(b), np.arange(p), np.arange(n), indexing="ij")
     return pd.DataFrame({
         "state": "COMPLETE", "position": position[pp.ravel()], "segments": segs[pp.ravel()],
@@ -188,8 +188,10 @@ def synthetic_config(space: str = "segments", study_name: str = "synthetic", **e
     return cfg
 
 
-def write_synthetic_study(directory, shape: str = "middle", *, config: dict | None = None, **kwargs) -> Path:
-    """Write DIR/trials.csv and DIR/config.json for a synthetic study; return DIR."""
+def write_synthetic_study(directory, shape: str = "middle", *, config: dict | None = None, facts: dict | None = None,
+                          **kwargs) -> Path:
+    """Write DIR/trials.csv and DIR/config.json for a synthetic study; return DIR. `facts`: its space's, as a
+    study writes them to config.json (studies.spaces.Space.facts(): questions, leads, exploratory)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     df = synthetic_trials(shape, **kwargs)
@@ -197,7 +199,7 @@ def write_synthetic_study(directory, shape: str = "middle", *, config: dict | No
     if config is None:
         budgets = sorted({float(b) for b in df["budget"].dropna()})
         config = synthetic_config(kwargs.get("space", "segments"), study_name=d.name, budgets=budgets)
-    cfg = config
+    cfg = {**config, **(facts or {})}
     (d / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
     return d
 

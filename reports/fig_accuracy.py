@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 from scipy.special import stdtrit
 
+from common.vocabulary import ENDS
 from records.table import completed, missing_reason
 from .plotstyle import (
     HEIGHT, REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, percent_range,
@@ -62,7 +63,7 @@ def accuracy_vs_segments(df: pd.DataFrame, pts: pd.DataFrame, title: str) -> Sec
     for budget, g in seeds.groupby("budget", sort=False):  # every seed, faint
         fig.add_scatter(x=g["segments"], y=g["accuracy"], mode="markers", legendgroup=budget, showlegend=False,
                         marker=dict(color=colors[budget], size=4, opacity=0.35), hoverinfo="skip")
-    ends = best[best["region"].isin(["regular", "depthwise"])]
+    ends = best[best["region"].isin(ENDS)]
     for budget, g in ends.groupby("budget", sort=False):  # the two ends, marked
         fig.add_scatter(
             x=g["segments"], y=g["mean"], mode="markers+text", text=g["region"], textposition="top center",

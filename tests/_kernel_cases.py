@@ -23,6 +23,7 @@ import pytest  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import kernels  # noqa: E402
+from common.vocabulary import divisors  # noqa: E402
 from kernels import algorithms, grouped_conv as gc  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,10 +42,6 @@ def rel_err(out, ref):
     nrm = ref.norm().item()
     assert nrm > 0, "reference is all zeros: the comparison would be meaningless"
     return ((out.double() - ref).norm() / nrm).item()
-
-
-def divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 # --------------------------------------------------------------------------------------------

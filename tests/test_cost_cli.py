@@ -1,4 +1,5 @@
-"""`python -m spectrum.cost` (contract 7): the table it writes, and one-line usage errors with exit 2."""
+"""`python -m spectrum.cost`: the table it writes (cost.csv, one row per position), and one-line usage errors
+with exit 2."""
 import json
 import os
 import subprocess

@@ -16,6 +16,7 @@ import reports.__main__ as reports_main
 from records import record
 from common.mask import mask_secrets
 from records.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
+from studies.spaces import SPACES
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr:et/pw"
@@ -100,7 +101,7 @@ def test_everything_from_the_study_is_escaped(tmp_path):
 def test_compare_and_index(tmp_path):
     runs = tmp_path / "runs"
     a = write_synthetic_study(runs / "segments", "middle", seeds=5)
-    b = write_synthetic_study(runs / "joint", "end", space="joint", seeds=5)
+    b = write_synthetic_study(runs / "joint", "end", space="joint", seeds=5, facts=SPACES["joint"].facts())
     (runs / "junk").mkdir()
     reports.write(*reports.load_study_dir(a), a / "report.html")
     out = reports.write_compare([a, b])
@@ -292,7 +293,7 @@ def test_trials_table_columns_come_from_the_trial_record():
 
 
 def test_the_page_says_how_latency_was_timed_and_how_trials_trained():
-    """Issue 11: the latency objective's format, threads and merged groups, and the training format, on the page."""
+    """The latency objective's format, threads and merged groups, and the training format, on the page."""
     import pandas as pd
 
     from reports.meta import header

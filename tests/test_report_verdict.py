@@ -1,4 +1,4 @@
-"""reports.verdict (contract 8): known answers, choose on validation and claim on test, the numbers in
+"""reports.verdict: known answers, choose on validation and claim on test, the numbers in
 points, the columns it needs, the Pareto front without matching slack, verdict.json, speed."""
 import json
 

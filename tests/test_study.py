@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import run_study as run_study_cli
+from studies.spaces import SPACES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,7 @@ def test_space_list_prints_one_line_per_space():
     out = run_study("--space", "list")
     assert out.returncode == 0
     lines = out.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["segments", "order", "nonlinearity", "paper", "confirm", "joint"]
+    assert [line.split()[0] for line in lines] == list(SPACES)
 
 
 def cli(*args) -> int:

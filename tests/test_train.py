@@ -13,7 +13,7 @@ from studies.data import make_synthetic
 CPU = torch.device("cpu")
 
 
-# ---------------------------------------------------------------- the path before issue 11, verbatim
+# ---------------------------------------------------------------- the old NCHW path, verbatim
 
 @torch.no_grad()
 def _old_recompute_bn_stats(model, data, images=1024, batch_size=256):
@@ -40,7 +40,8 @@ def _old_evaluate(model, data, batch_size=500):
 
 
 def _old_fit(model, data, *, epochs, batch_size, seed, lr=3e-3, weight_decay=5e-4):
-    """studies.train.fit on a CPU before issue 11 (NCHW, AdamW loop, a sync per step); also the losses."""
+    """studies.train.fit on a CPU before channels_last training (NCHW, AdamW loop, a sync per step); also the
+    losses."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(data.train_y) / batch_size)

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from common.vocabulary import ORDERS, QUESTIONS
+
 from . import words as text
 from .contrast import contrast_image_variance, contrast_test, detectable_se
 from .data import VARIANTS, cells, correct_bits
 
 __all__ = ["ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
 
-QUESTIONS = ("segments", "order", "nonlinearity", "interaction")
 DESCRIPTIVE = "descriptive"  # the outcome of a claim whose budget cannot settle: no alpha spent
 WORDS = {  # outcome words per question, in stats.OUTCOMES order: positive, negative, within margin, open
     "segments": ("intermediate better", "end better", "no practical difference", "not resolved"),
@@ -32,7 +33,6 @@ WORDS = {  # outcome words per question, in stats.OUTCOMES order: positive, nega
     "nonlinearity": ("activation better", "none better", "no practical difference", "not resolved"),
     "interaction": ("as predicted", "opposite", "no practical difference", "not resolved"),
 }
-ORDERS = ("spatial_first", "pointwise_first")
 IDENTITY = ("position", *VARIANTS, "base_width")  # what identifies a point within a budget
 
 

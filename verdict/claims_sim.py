@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from common.vocabulary import position_label
+
 from .claims import claim_specs
 from .contrast import cannot_settle, contrast_image_variance, contrast_test
 from .stats import level
@@ -25,15 +27,11 @@ DESIGNS = {  # (positions as segment counts, orders, activations) of each part, 
 DESIGNS["paper"] = (((1, 2, 4, 8, 16), ("spatial_first",), ("none",)), *DESIGNS["order"], *DESIGNS["nonlinearity"])
 
 
-def _position(s: int) -> str:
-    return "regular" if s == 1 else "depthwise" if s == WIDTH else f"segments={s}"
-
-
 def design_points(design: str) -> pd.DataFrame:
     """One row per point of a design (the union of its parts): segments, position, order, activation, end."""
     rows = {(s, o, a) for segs, orders, acts in DESIGNS[design] for s in segs for o in orders for a in acts}
     t = pd.DataFrame(sorted(rows), columns=["segments", "order", "activation"])
-    t["position"] = t["segments"].map(_position)
+    t["position"] = [position_label(s, WIDTH) for s in t["segments"]]
     t["is_end"] = t["segments"].isin((1, WIDTH))
     t["end"] = np.where(t["segments"] == 1, "regular", np.where(t["is_end"], "depthwise", ""))
     varying = [k for k in ("order", "activation") if t[k].nunique() > 1]
