@@ -198,6 +198,16 @@ def split_partials(p_total: int, split: int, weight_shape, need_bias: bool, devi
     return split, per_split, dwp, dbp
 
 
+def wgrad_args(x, grad_out, dwp, dbp, per_split: int, split: int, groups: int, stride, padding) -> tuple:
+    """The positional arguments every weight-gradient kernel takes, in their order: x, dy, the partial sums,
+    the pixel split (P_TOTAL, P_PER_SPLIT, SPLIT), the sizes (H, W, OH, OW, OC, OCG, CG), x's and dy's
+    strides, the conv's stride and padding."""
+    n, c, h, w = x.shape
+    _, oc, oh, ow = grad_out.shape
+    return (x, grad_out, dwp, dbp, n * oh * ow, per_split, split, h, w, oh, ow, oc, oc // groups, c // groups,
+            *x.stride(), *grad_out.stride(), stride[0], stride[1], padding[0], padding[1])
+
+
 def reduce_partials(dwp: torch.Tensor, dbp: torch.Tensor, need_bias: bool):
     """(dw, db or None): the split partial sums reduced in a fixed order (deterministic)."""
     dw = dwp.sum(0) if dwp.shape[0] > 1 else dwp[0]

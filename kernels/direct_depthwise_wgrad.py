@@ -18,7 +18,7 @@ import triton
 import triton.language as tl
 
 from ._util import (
-    cdiv, is_interpreted, next_pow2, pixel_align, reduce_partials, split_count, split_partials,
+    cdiv, is_interpreted, next_pow2, pixel_align, reduce_partials, split_count, split_partials, wgrad_args,
 )
 from .launch import autotune, pixel_coords, tile_configs
 
@@ -32,17 +32,12 @@ GPU_CONFIGS = tile_configs(("BLOCK_P", "BLOCK_C"), [
 INTERPRETER_CONFIG = triton.Config({"BLOCK_P": 256, "BLOCK_C": 16}, num_warps=4)
 
 
-def _prune(configs, named_args, **kwargs):
-    """Keep the 3-D window gather inside a register budget."""
-    taps = named_args["TAPS"] if "TAPS" in named_args else kwargs.get("TAPS", 16)
-    kept = [
-        c for c in configs
-        if c.kwargs["BLOCK_P"] * c.kwargs["BLOCK_C"] * taps <= 64 * 32 * c.num_warps
-    ]
-    return kept or configs[:1]
+def _fits(config, args) -> bool:
+    """The 3-D window gather inside a register budget."""
+    return config.kwargs["BLOCK_P"] * config.kwargs["BLOCK_C"] * args.get("TAPS", 16) <= 64 * 32 * config.num_warps
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "P_TOTAL", "SPLIT", "sxc", prune=_prune)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "P_TOTAL", "SPLIT", "sxc", keep=_fits)
 @triton.jit
 def _direct_wgrad_kernel(
     x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
@@ -114,7 +109,7 @@ INTERPRETED = is_interpreted(_direct_wgrad_kernel)
 
 def conv_weight_grad_direct(x, grad_out, weight_shape, stride, padding, groups, need_bias):
     """Weight gradient (fp32, shape ``weight_shape``) and, when ``need_bias``, the bias gradient (fp32)."""
-    n, c, h, w = x.shape
+    n = x.shape[0]
     oc, cg, kh, kw = weight_shape
     _, _, oh, ow = grad_out.shape
     p_total = n * oh * ow
@@ -128,10 +123,7 @@ def conv_weight_grad_direct(x, grad_out, weight_shape, stride, padding, groups, 
             return (cdiv(oc, meta["BLOCK_C"]), split, cg)
 
         _direct_wgrad_kernel[grid](
-            x, grad_out, dwp, dbp,
-            p_total, per_split, split, h, w, oh, ow, oc, oc // groups, cg,
-            *x.stride(), *grad_out.stride(),
-            stride[0], stride[1], padding[0], padding[1],
+            *wgrad_args(x, grad_out, dwp, dbp, per_split, split, groups, stride, padding),
             KH=kh, KW=kw, TAPS=next_pow2(kh * kw), HAS_BIAS=need_bias, ALIGN_X=align_x, ALIGN_D=align_d,
         )
     return reduce_partials(dwp, dbp, need_bias)

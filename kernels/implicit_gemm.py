@@ -52,16 +52,12 @@ GPU_CONFIGS = tile_configs(("BLOCK_M", "BLOCK_N", "BLOCK_K"), [
 INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 256, "BLOCK_N": 8, "BLOCK_K": 64}, num_warps=4)
 
 
-def _prune(configs, named_args, **kwargs):
-    """Drop tiles much wider than a group: each extra group in a tile multiplies the MACs."""
-    ocg = named_args["OCG"]
-    oc = named_args["OC"]
-    limit = max(16, min(next_pow2(ocg), next_pow2(oc)))
-    kept = [c for c in configs if c.kwargs["BLOCK_N"] <= limit]
-    return kept or configs[:1]
+def _fits(config, args) -> bool:
+    """No tile much wider than a group: each extra group in a tile multiplies the MACs."""
+    return config.kwargs["BLOCK_N"] <= max(16, min(next_pow2(args["OCG"]), next_pow2(args["OC"])))
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "M", "sxc", prune=_prune)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "M", "sxc", keep=_fits)
 @triton.jit
 def _igemm_fwd_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,

@@ -26,7 +26,7 @@ import triton.language as tl
 
 from ._util import (
     cdiv, dot_precision, is_interpreted, next_pow2, pixel_align, reduce_partials, split_count, split_partials,
-    upcast_dot,
+    upcast_dot, wgrad_args,
 )
 from .launch import autotune, pixel_coords, tile_configs, tile_groups
 
@@ -40,18 +40,16 @@ GPU_CONFIGS = tile_configs(("BLOCK_M", "BLOCK_N", "BLOCK_K"), [
 INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 8, "BLOCK_N": 32, "BLOCK_K": 256}, num_warps=4)
 
 
-def _prune(configs, named_args, **kwargs):
-    ocg = named_args["OCG"]
-    limit = max(16, next_pow2(ocg))
-    kept = [c for c in configs if c.kwargs["BLOCK_M"] <= limit]
-    return kept or configs[:1]
+def _fits(config, args) -> bool:
+    """No row tile much taller than a group's output channels."""
+    return config.kwargs["BLOCK_M"] <= max(16, next_pow2(args["OCG"]))
 
 
-@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "P_TOTAL", "SPLIT", "sxc", prune=_prune)
+@autotune(GPU_CONFIGS, INTERPRETER_CONFIG, "P_TOTAL", "SPLIT", "sxc", keep=_fits)
 @triton.jit
 def _igemm_wgrad_kernel(
     x_ptr, dy_ptr, dwp_ptr, dbp_ptr,
-    P_TOTAL, P_PER_SPLIT, SPLIT, H, W, OH, OW, OC, CG, OCG,
+    P_TOTAL, P_PER_SPLIT, SPLIT, H, W, OH, OW, OC, OCG, CG,
     sxn, sxc, sxh, sxw,
     sdn, sdc, sdh, sdw,
     stride_h, stride_w, pad_h, pad_w,
@@ -142,7 +140,7 @@ def conv_weight_grad_gemm(x, grad_out, weight_shape, stride, padding, groups, ne
 
     ``window_outer``: the column order (``kernels.algorithms`` chooses it by group width).
     """
-    n, c, h, w = x.shape
+    n = x.shape[0]
     oc, cg, kh, kw = weight_shape
     _, _, oh, ow = grad_out.shape
     p_total = n * oh * ow
@@ -164,10 +162,7 @@ def conv_weight_grad_gemm(x, grad_out, weight_shape, stride, padding, groups, ne
             return (cdiv(oc, bm), cols, split)
 
         _igemm_wgrad_kernel[grid](
-            x, grad_out, dwp, dbp,
-            p_total, per_split, split, h, w, oh, ow, oc, cg, ocg,
-            *x.stride(), *grad_out.stride(),
-            stride[0], stride[1], padding[0], padding[1],
+            *wgrad_args(x, grad_out, dwp, dbp, per_split, split, groups, stride, padding),
             KH=kh, KW=kw, HAS_BIAS=need_bias,
             PRECISION=dot_precision(x.dtype), UPCAST=upcast_dot(INTERPRETED, x.dtype),
             WINDOW_OUTER=bool(window_outer), ALIGN_X=align_x, ALIGN_D=align_d,

@@ -33,16 +33,25 @@ def tile_configs(keys, rows, stages=None) -> list:
 CONV_KEY = ("OC", "CG", "OCG", "H", "W", "KH", "KW", "stride_h", "stride_w")
 
 
-def autotune(gpu_configs, interpreter_config, size, *extra_key, prune=None):
+def autotune(gpu_configs, interpreter_config, size, *extra_key, keep=None):
     """``triton.autotune`` over ``gpu_configs`` (one fixed ``interpreter_config`` under the CPU
     interpreter, the first GPU config with KERNELS_AUTOTUNE=0; see ``_util.pick_configs``),
     re-tuned per value of ``size`` (the GEMM extent: pixels), ``CONV_KEY`` and ``extra_key``
-    (split count, layout strides), with an optional early config pruner."""
+    (split count, layout strides); ``keep(config, args)``: the configs worth timing (``pruner``)."""
     return triton.autotune(
         configs=pick_configs(gpu_configs, interpreter_config),
         key=[size, *CONV_KEY, *extra_key],
-        prune_configs_by={"early_config_prune": prune} if prune is not None else None,
+        prune_configs_by={"early_config_prune": pruner(keep)} if keep is not None else None,
     )
+
+
+def pruner(keep):
+    """Triton's early config pruner from ``keep(config, args) -> bool`` (``args``: the kernel's arguments by
+    name, constexprs included): the configs it keeps, else the first (a launch always has one)."""
+    def prune(configs, named_args, **kwargs):
+        args = {**kwargs, **named_args}
+        return [c for c in configs if keep(c, args)] or configs[:1]
+    return prune
 
 
 @triton.jit

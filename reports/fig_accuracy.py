@@ -10,8 +10,8 @@ from scipy.special import stdtrit
 from common.vocabulary import ENDS
 from records.table import completed, missing_reason
 from .plotstyle import (
-    HEIGHT, REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, percent_range,
-    segment_ticks,
+    HEIGHT, REGION_COLOR, REGION_ORDER, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, layout, listed,
+    percent_range, segment_ticks,
 )
 
 __all__ = ["accuracy_vs_segments", "per_epoch", "error_edf"]
@@ -182,10 +182,8 @@ def error_edf(df: pd.DataFrame, title: str) -> Section:
     fig.update_xaxes(range=[lo - pad, hi + pad])
     fig.update_yaxes(range=[0, 1.02])
     absent = [r for r in REGION_ORDER if r not in set(d["region"])]
-    caption = (
+    return Section(title, figure=fig, caption=(
         "Empirical distribution function of the error of every completed trial (RegNet style), one panel "
         "per matched budget so that every curve compares trials of the same cost: a curve further "
         "left/up means more trials reach low error. Hover a curve for its trial count."
-        + (f" No completed trial at: {', '.join(absent)}." if absent else "")
-    )
-    return Section(title, figure=fig, caption=caption)
+        + listed("No completed trial at", absent)))

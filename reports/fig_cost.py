@@ -10,7 +10,7 @@ from records.table import completed, human_count, missing_reason
 from verdict.words import diverged_share
 from .plotstyle import (
     ACC_AXIS, HEIGHT, REGION_ORDER, REGION_SYMBOL, TEMPLATE, NoData, Section, budget_colors, esc, esc_col, fit_titles,
-    hover_col, layout, segment_ticks,
+    hover_col, layout, listed, segment_ticks,
 )
 
 FRONT_COLUMNS = ["point", "point_label", "budget_label", "region", "accuracy", "macs", "params", "latency_ms", "n_seeds",
@@ -135,10 +135,7 @@ def spectrum_cost(df: pd.DataFrame, title: str, lat_unit: str) -> Section:
                       legend=dict(title=dict(text="matched budget")))
     fit_titles(fig)  # the latency axis's unit is longer than the panel is tall
     absent = [m[2] for m in _METRICS if m not in have]
-    caption = (
+    return Section(title, figure=fig, caption=(
         "Median over trials at each segment count, one line per matched budget: what moving along the "
         "spectrum costs. Under a matched budget the matched metric stays flat by construction and the "
-        "others show the price."
-        + (f" Not recorded: {', '.join(absent)}." if absent else "")
-    )
-    return Section(title, figure=fig, caption=caption)
+        "others show the price." + listed("Not recorded", absent)))

@@ -50,6 +50,11 @@ class Section:
         return self.figure if self.figure is not None else self.note
 
 
+def listed(sentence: str, names) -> str:
+    """' Sentence: a, b.' when `names` holds any, else '': a caption's word on what is missing."""
+    return f" {sentence}: {', '.join(names)}." if names else ""
+
+
 def esc(s) -> str:
     """Study text made inert for plotly's HTML-subset labels."""
     return html.escape(str(s), quote=False)

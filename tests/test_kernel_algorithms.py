@@ -27,3 +27,20 @@ def test_algorithm_table():
     for row in algorithms.TABLE:
         for ref in (row.forward, row.weight_grad):
             assert callable(algorithms.resolve(ref))
+
+
+@pytest.mark.parametrize("module", algorithms.modules())
+def test_each_kernels_config_rule_keeps_some_of_its_gpu_configs(module):
+    """The early pruner (`launch.pruner` over the kernel file's `_fits`) on the GPU configs a GPU tunes over:
+    it reads the kernel's arguments by name (constexprs as keywords) and never keeps nothing."""
+    import importlib
+
+    from kernels.launch import pruner
+
+    kernel = importlib.import_module(f"kernels.{module}")
+    configs = list(kernel.GPU_CONFIGS)
+    if not hasattr(kernel, "_fits"):
+        pytest.skip(f"{module} tunes over every config")
+    for ocg in (1, 8, 512):
+        kept = pruner(kernel._fits)(configs, {"OC": 4 * ocg, "OCG": ocg, "CG": ocg}, TAPS=16)
+        assert kept and all(c in configs for c in kept)
