@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.cli import UsageError
 from common.vocabulary import si_count
 
 from . import points, record
@@ -47,11 +48,11 @@ def load_study_dir(path) -> tuple[pd.DataFrame, dict]:
     """Read ``DIR/trials.csv`` (+ ``curves.csv``) and ``DIR/config.json``; return ``(raw DataFrame, config)``.
 
     The DataFrame is as written (text cells), with the list fields from curves.csv as list columns;
-    pass it to `tidy`. Raises ValueError naming the file when the directory or a file is missing or malformed.
+    pass it to `tidy`. Raises a UsageError naming the file when the directory or a file is missing or malformed.
     """
     d = Path(path)
     if not d.is_dir():
-        raise ValueError(f"{d}: not a directory (expected a study directory holding trials.csv and config.json)")
+        raise UsageError(f"{d}: not a directory (expected a study directory holding trials.csv and config.json)")
     return attach_curves(read_trials_csv(d / "trials.csv"), d / "curves.csv"), read_config(d / "config.json")
 
 
@@ -82,17 +83,17 @@ def write_trial_tables(frame: pd.DataFrame, folder) -> None:
 def read_trials_csv(path) -> pd.DataFrame:
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"{p}: missing (expected the study's trials.csv, one row per trial)")
+        raise UsageError(f"{p}: missing (expected the study's trials.csv, one row per trial)")
     try:
         df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=_NA_STRINGS)
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{p}: empty file (expected a header row and one row per trial)") from None
+        raise UsageError(f"{p}: empty file (expected a header row and one row per trial)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{p}: malformed CSV ({msg})") from None
+        raise UsageError(f"{p}: malformed CSV ({msg})") from None
     known = [c for c in df.columns if c in record.names()]
     if not known:
-        raise ValueError(
+        raise UsageError(
             f"{p}: none of the expected columns (number, state, segments, accuracy, macs, ...) in its header"
         )
     return df
@@ -101,13 +102,13 @@ def read_trials_csv(path) -> pd.DataFrame:
 def read_config(path) -> dict:
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"{p}: missing (expected the study's config.json)")
+        raise UsageError(f"{p}: missing (expected the study's config.json)")
     try:
         cfg = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{p}: malformed JSON ({e})") from None
+        raise UsageError(f"{p}: malformed JSON ({e})") from None
     if not isinstance(cfg, dict):
-        raise ValueError(f"{p}: expected a JSON object, got {type(cfg).__name__}")
+        raise UsageError(f"{p}: expected a JSON object, got {type(cfg).__name__}")
     return cfg
 
 

@@ -28,8 +28,10 @@ def main(argv=None) -> int:
                    "several: the comparison page, default FIRST_DIR/../compare.html)")
     args = p.parse_or_exit(argv)
 
-    from .compare import write_compare
+    from common.cli import UsageError
     from records.table import load_study_dir
+
+    from .compare import write_compare
     from .index import write_index
     from .page import write
 
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
             return _usage_error(f"DIR {arg!r} is not a directory (expected a study directory holding trials.csv and config.json)")
         try:
             loaded.append(load_study_dir(d))
-        except ValueError as e:
+        except UsageError as e:  # a folder or file the study did not write as a study does
             return _usage_error(f"DIR {arg!r}: {e}")
     if args.out is not None and Path(args.out).is_dir():
         return _usage_error(f"--out {args.out!r} is a directory (expected an .html file path)")
