@@ -51,7 +51,7 @@ from .devices import check_input_shape
 from .position import Position
 
 __all__ = ["MATCHES", "TOLERANCE", "Conversion", "ConversionError", "ConvertedBlock", "LayerConversion",
-           "allowed_positions", "convert", "convert_report", "convertible", "layer_segments"]
+           "allowed_positions", "common_segments", "convert", "convert_report", "convertible", "layer_segments"]
 
 MATCHES = ("macs", "params", "none")
 TOLERANCE = 0.03
@@ -204,19 +204,25 @@ def layer_segments(model: nn.Module, position, order: str = "spatial_first", onl
     return {name: _segments(ConvLayer.of(name, conv), pos, order, match) for name, conv in convertible(model, only)}
 
 
+def common_segments(model: nn.Module, order: str = "spatial_first", only: str | None = None,
+                    match: str = "macs") -> list[int]:
+    """The segment counts every selected layer allows, ascending: the divisors of one number, the greatest common
+    divisor of the layers' fixed sides (and, spatial first at match "none", of their output channels too)."""
+    _check_options(order, "none", match)
+    layers = [ConvLayer.of(name, conv) for name, conv in convertible(model, only)]
+    return sorted(set.intersection(*(set(layer.allowed(order, match)) for layer in layers)))
+
+
 def allowed_positions(model: nn.Module, order: str = "spatial_first", only: str | None = None,
                       match: str = "macs") -> list[str]:
     """Every position label every selected layer allows: regular, segments=S for each segment count S > 1 every
-    layer allows (a common divisor of the layers' fixed sides; see the module docstring), and depthwise (unless a
-    layer refuses it: spatial first at match "none", a conv whose C_out is not a multiple of its C_in). The input
-    size does not enter: with "macs" / "params" the inner width is chosen among multiples of the segment count, so
-    matching allows every position the fixed sides do. A segment count equal to every layer's fixed side is listed
-    once, as depthwise."""
-    _check_options(order, "none", match)
+    layer allows (`common_segments`; see the module docstring), and depthwise (unless a layer refuses it: spatial
+    first at match "none", a conv whose C_out is not a multiple of its C_in). The input size does not enter: with
+    "macs" / "params" the inner width is chosen among multiples of the segment count, so matching allows every
+    position the fixed sides do. A segment count equal to every layer's fixed side is listed once, as depthwise."""
     layers = [ConvLayer.of(name, conv) for name, conv in convertible(model, only)]
     fixed = {layer.fixed(order) for layer in layers}
-    common = set.intersection(*(set(layer.allowed(order, match)) for layer in layers))
-    middle = [f"segments={s}" for s in sorted(common) if s > 1 and fixed != {s}]
+    middle = [f"segments={s}" for s in common_segments(model, order, only, match) if s > 1 and fixed != {s}]
     depthwise = all(layer.fixed(order) in layer.allowed(order, match) for layer in layers)
     return ["regular", *middle, *(["depthwise"] if depthwise else [])]
 
@@ -356,6 +362,7 @@ class Conversion:
     match: str
     input_shape: tuple | None
     layers: tuple[LayerConversion, ...]
+    only: str | None = None
 
     def total(self, field: str) -> int | None:
         """Sum of a LayerConversion count ('macs_before', 'params_after', ...) over the layers."""
@@ -399,7 +406,7 @@ def convert_report(model: nn.Module, position, order: str = "spatial_first", act
         blocks[id(conv)] = ConvertedBlock(conv, order, segments[name], inner, activation)
         reports.append(_layer_report(layer, order, segments[name], inner, match))
     shape = None if input_shape is None else tuple(input_shape)
-    return Conversion(_replace(new, blocks), pos.label, order, activation, match, shape, tuple(reports))
+    return Conversion(_replace(new, blocks), pos.label, order, activation, match, shape, tuple(reports), only)
 
 
 def convert(model: nn.Module, position, order: str = "spatial_first", activation: str = "none", match: str = "macs",

@@ -15,6 +15,7 @@ from torch import nn
 from .analytic import Cost
 from .block import ACTIVATIONS, ORDERS, BlockSpec, _check_backend, _one_of, _positive_int
 from .layers import Head, Layer, Site, StemConv
+from .model_spec import ModelSpec
 from .position import Position, check_fits
 
 
@@ -88,8 +89,11 @@ def network_cost(spec: NetworkSpec) -> Cost:
     return sum((layer.cost() for layer in spec.layers()), Cost(0, 0))
 
 
-def min_width(spec: NetworkSpec) -> int:
-    """The fewest channels of any conv in the network (stem, body; the classifier's class count aside)."""
+def min_width(spec: NetworkSpec | ModelSpec) -> int:
+    """The fewest channels of any conv in the network (stem, body; the classifier's class count aside); of your
+    own network (a ModelSpec), the narrowest inner width of its converted blocks."""
+    if isinstance(spec, ModelSpec):
+        return spec.min_channels
     return min(c for layer in spec.layers() for c in layer.channels)
 
 
@@ -112,5 +116,8 @@ class SpectrumNet(nn.Module):
         return self.classifier(self.pool(self.features(self.stem(x))).flatten(1))
 
 
-def build_network(spec: NetworkSpec, backend: str = "torch") -> SpectrumNet:
+def build_network(spec: NetworkSpec | ModelSpec, backend: str = "torch") -> nn.Module:
+    """The module a spec describes: a SpectrumNet, or your own network converted (a ModelSpec)."""
+    if isinstance(spec, ModelSpec):
+        return spec.build(backend)
     return SpectrumNet(spec, backend)
