@@ -29,6 +29,9 @@ def parse(argv) -> StudyConfig | str:
         from studies.spaces import listing
 
         return listing("net" if args.get("net") == "list" else "space")
+    from studies.model import check_flags
+
+    check_flags(args)  # --model: the flags it refuses, its file and function
     if "confirm" in args:
         args = confirmation(args)
     config = StudyConfig(**args, command=shlex.join(["python", "run_study.py", *argv]))

@@ -35,7 +35,10 @@ class TrialRecord:
     duration_s: float = _f()
     # the point: everything but the seed identifies the network
     space: str = _f(identifies=True)
-    net: str = _f(identifies=True)
+    net: str = _f(identifies=True)  # the family (--net), or your own network's reference (--model FILE.py:FUNCTION)
+    model_file: str = _f()  # --model: the file the network came from, its function, the file's sha256
+    model_function: str = _f()
+    model_sha256: str = _f()
     position: str = _f("position", identifies=True)
     matched_position: str = _f()
     segments: int = _f("segments", identifies=True)

@@ -14,6 +14,7 @@ from .compare import render_compare, write_compare
 from .figures import sections
 from .index import write_index
 from .meta import header
+from .model_view import model_view
 from .tables import failed_trials, trials_table
 from .templating import ensure_tidy, plotly_js, render_template, write_atomic
 from verdict import study_verdict
@@ -35,6 +36,7 @@ def render(df: pd.DataFrame, config: dict | None = None, v=None) -> str:
         title=f"Inception spectrum: {head['name']}",
         head=head,
         verdict=verdict_view(v),
+        model=model_view(config),
         sections=sections(df, config, v=v),
         trials=trials_table(df),
         failed=failed_trials(df),

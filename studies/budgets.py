@@ -33,6 +33,8 @@ def default_budgets(config, in_channels: int, image_size: int, num_classes: int)
 def budget_label(config, budget) -> str:
     if config.match == "none" or budget is None:
         return "unmatched"
+    if config.model is not None:  # every position matched layer by layer to the model's own cost
+        return f"{config.match} as the model"
     return f"{config.match}≈{si_count(budget)}"
 
 

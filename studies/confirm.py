@@ -10,8 +10,8 @@ from pathlib import Path
 from common.cli import UsageError
 
 SEED_BASE = 1000  # confirmation seeds start here: never a seed the source study trained
-SOURCE_SETTINGS = ("net", "dataset", "data_dir", "image_size", "width", "depth", "match", "budgets", "epochs",
-                   "batch_size", "lr", "backend", "latency_batch", "margin")
+SOURCE_SETTINGS = ("net", "model", "only", "dataset", "data_dir", "image_size", "width", "depth", "match", "budgets",
+                   "epochs", "batch_size", "lr", "backend", "latency_batch", "margin")
 
 
 def source_settings(folder: Path) -> dict:

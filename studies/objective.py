@@ -17,6 +17,7 @@ from records.record import TrialRecord, part, store
 
 from .budgets import budget_label
 from .grid import duplicate_of
+from .model import model_part
 from .plan import StudyPlan
 from .spaces import Run
 from .storage import Heartbeat
@@ -82,7 +83,8 @@ def run_part(run: Run, config, spec) -> dict:
                 kernel_size=spec.kernel_size, intermediate_norm=spec.intermediate_norm, depth=config.depth,
                 match=config.match, budget=run.budget, budget_label=budget_label(config, run.budget),
                 widths="-".join(map(str, spec.widths)), min_width=min_width(spec), seed=run.seed,
-                seed_plan=config.seed_plan, epochs=config.epochs, batch_size=config.batch_size, backend=config.backend)
+                seed_plan=config.seed_plan, epochs=config.epochs, batch_size=config.batch_size,
+                backend=config.backend) | model_part(spec)  # your own network: its reference, file and hash
 
 
 def failure_part(err: BaseException) -> dict:

@@ -70,6 +70,10 @@ def resolve_plan(config: StudyConfig, dataset) -> StudyPlan:
     """Fill in the default budgets and build every grid point's network once; a budget out of reach is a
     usage error (UsageError naming --budgets) before any training."""
     space, shape = get_space(config.space), Shape.of(dataset)
+    if config.model is not None:  # your own network: its base width and its one budget, its own cost
+        from .model import model_config
+
+        config = model_config(config, *_dims(shape))
     if config.match != "none" and config.budgets is None:
         targets = default_budgets(config, *_dims(shape))
         config = replace(config, budgets=tuple(_reachable_budget(space, config, shape, t) for t in targets))

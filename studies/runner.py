@@ -18,6 +18,7 @@ from .budgets import budget_label
 from .checks import study_device
 from .data import dataset_for
 from .grid import enqueue, key_of, owed_runs, run_key, seed_counts, settles, status
+from .model import check_stored, model_meta
 from .objective import latency_key, measure_latency
 from .outputs import study_meta, write_outputs
 from .plan import StudyPlan, resolve_plan
@@ -145,10 +146,12 @@ def run(config) -> Summary:
     interrupted, train_s, unfinished = False, 0.0, ""
     try:
         study = open_study(plan)
+        check_stored(config, study)  # --model: a changed model file (or another network) is refused
         if own_folder and config.storage is None:
             # nobody else can be writing this folder's journal: whatever still runs was interrupted
             fail_stale_trials(study, all_running_stale=True)
         meta = study_meta(config, environment(device), dataset, device, config.folder / "config.json")
+        meta.update(model_meta(plan))  # --model: the conversion the page shows
         config.write(config.folder / "config.json", **{k: v for k, v in meta.items() if k not in config.to_json()})
         if not config.report_only:
             try:

@@ -261,8 +261,14 @@ def listing(what: str) -> str:
 
 
 def network_for(run: Run, config, in_channels: int, image_size: int, num_classes: int):
-    """The NetworkSpec a run trains: the `--net` family at `config.width`, width-matched to the budget."""
+    """The NetworkSpec a run trains: the `--net` family at `config.width`, width-matched to the budget (with
+    --model, your network converted at the run's position: a spectrum.ModelSpec, studies.model)."""
     from spectrum import NETWORKS, match_width, matched_position
+
+    if config.model is not None:
+        from .model import model_plan
+
+        return model_plan(config, in_channels, image_size, num_classes).spec(run)
 
     spec = NETWORKS[config.net].spec(width=config.width, depth=config.depth, image_size=image_size,
                                      in_channels=in_channels, num_classes=num_classes,

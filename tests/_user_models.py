@@ -48,6 +48,11 @@ def resnet18(num_classes=10, in_channels=3, width=64):
     return ResNet18(num_classes, in_channels, width)
 
 
+def resnet18_w8(num_classes=10, in_channels=3):
+    """The same ResNet-18 at a base width of 8 (8 to 64 channels): a study's tests train it in a second."""
+    return ResNet18(num_classes, in_channels, width=8)
+
+
 def _conv_bn(in_channels, out_channels, kernel, stride=1, groups=1):
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False),
                          nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
