@@ -281,7 +281,7 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     n_inter = int((front["region"] == "intermediate").sum())
     sentence = text.front_sentence(len(front), n_inter) if c["macs"].notna().any() else text.front_sentence(0, 0)
     images = sorted({x["images"] for x in claims})
-    counts = {q: sum(x["question"] == q for x in claims) for q in ("segments", "order", "nonlinearity", "interaction")}
+    counts = {q: sum(x["question"] == q for x in claims) for q in QUESTIONS}
     method = text.method_sentence(100 * margin, alpha, looks, counts, images, n_descriptive)
     diverged = tuple({"budget_label": r.budget_label, "point": r.point_label, "diverged": int(r.n_diverged),
                       "runs": int(r.n_runs), "rate_low": low, "rate_high": high}
