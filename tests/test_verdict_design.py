@@ -146,3 +146,16 @@ def test_verdict_json_and_the_report_are_one_verdict(tmp_path, plan_text, margin
         assert shown in page
     assert [b["ci_low"] for b in saved["budgets"]] == [b.ci_low for b in v.budgets]
     assert saved["claims"] == json.loads(json.dumps(v.to_json()))["claims"]
+
+
+def test_claims_are_typed_and_read_as_the_contracts_dicts():
+    from verdict.claims import Claim
+
+    t = _study()
+    v = reports.verdict(t)
+    contract = {"question", "budget_label", "subject", "outcome", "difference", "ci_low", "ci_high", "mde"}
+    assert v.claims and all(isinstance(c, Claim) for c in v.claims)
+    assert all(contract <= set(c) and c["outcome"] == c.outcome for c in v.claims)
+    written = json.loads(json.dumps(v.to_json()))["claims"]
+    assert [w["subject"] for w in written] == [c.subject for c in v.claims]
+    assert all(contract <= set(w) for w in written) and written[0] == dict(v.claims[0]) | {"points": list(v.claims[0].points), "weights": list(v.claims[0].weights)}

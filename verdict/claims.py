@@ -13,7 +13,8 @@ Which of them a study answers follows from its points alone, never from their re
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from . import words as text
 from .contrast import contrast_image_variance, contrast_test, detectable_se
 from .data import VARIANTS, cells, correct_bits
 
-__all__ = ["ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
+__all__ = ["Claim", "ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
 
 DESCRIPTIVE = "descriptive"  # the outcome of a claim whose budget cannot settle: no alpha spent
 WORDS = {  # outcome words per question, in stats.OUTCOMES order: positive, negative, within margin, open
@@ -103,13 +104,57 @@ def claim_specs(t: pd.DataFrame) -> list[ClaimSpec]:
     return specs
 
 
+@dataclass(frozen=True, eq=False)  # compared as the mapping it reads as
+class Claim(Mapping):
+    """One tested statement (contract 10), typed; it reads as the contract's dict too (claim["outcome"],
+    dict(claim)), so verdict.json and the page take it as it is. Accuracies and bounds in points."""
+
+    question: str
+    budget_label: str
+    subject: str  # what is compared, in words
+    outcome: str  # WORDS[question], or "descriptive"
+    difference: float | None = None
+    ci_low: float | None = None  # two-sided at `level` (uncorrected 95% where `uncorrected`)
+    ci_high: float | None = None
+    mde: float | None = None  # the difference detected with 80% power
+    eq_low: float | None = None  # the two one-sided tests' bounds a "no practical difference" rests on
+    eq_high: float | None = None
+    level: float | None = None  # the two-sided alpha this claim spends (None: descriptive, none spent)
+    uncorrected: bool = False
+    n_seeds: int = 0
+    df: int = 0
+    se: float | None = None
+    images: int = 0  # test images whose sampling the interval covers (0: seeds only)
+    metric: str = "test"
+    n_runs: int = 0  # the compared runs
+    n_diverged: int = 0
+    diverged: str = ""  # "1 of 8 diverged, 0.32-53%" (exact 95% interval of the rate), or ""
+    points: tuple[str, ...] = ()  # the compared points' labels
+    weights: tuple[float, ...] = ()
+    rules_out: str = ""
+
+    def __getitem__(self, key: str):
+        if key not in _CLAIM_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(_CLAIM_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_CLAIM_FIELDS)
+
+
+_CLAIM_FIELDS = tuple(f.name for f in fields(Claim))
+
+
 def _nan_none(x) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
 def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, metric: str = "test",
-             descriptive: bool = False) -> dict:
-    """The claim dict of one contrast at level alpha (two-sided; TOST at alpha), margin in points;
+             descriptive: bool = False) -> Claim:
+    """The claim of one contrast at level alpha (two-sided; TOST at alpha), margin in points;
     `g`: the budget's rows with the claimed accuracy in `claim`. `descriptive`: a budget that cannot settle:
     outcome "descriptive", the interval at `alpha` marked uncorrected, no level spent."""
     test, where = cells(g, spec.points)
@@ -124,17 +169,14 @@ def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, m
     low, high = _nan_none(r.low), _nan_none(r.high)
     diverged = int(g["diverged"].to_numpy()[where.ravel()].sum()) if n else 0
     outcome = DESCRIPTIVE if descriptive else words[int(r.outcome)] if ok else words[3]
-    return {
-        "question": spec.question, "budget_label": spec.budget_label, "subject": spec.subject,
-        "outcome": outcome, "uncorrected": descriptive,
-        "difference": _nan_none(r.difference) if n else None, "ci_low": low, "ci_high": high,
-        "mde": _nan_none(mde), "eq_low": _nan_none(r.eq_low), "eq_high": _nan_none(r.eq_high),
-        "level": None if descriptive else alpha, "n_seeds": int(n), "df": int(df) if ok else 0, "se": _nan_none(se),
-        "images": 0 if correct is None else int(correct.shape[-1]), "metric": metric,
-        "n_runs": int(where.size), "n_diverged": diverged, "diverged": text.diverged_share(diverged, int(where.size)),
-        "points": _labels(g, spec.points), "weights": list(spec.weights),
-        "rules_out": text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1]),
-    }
+    return Claim(
+        spec.question, spec.budget_label, spec.subject, outcome, _nan_none(r.difference) if n else None, low, high,
+        _nan_none(mde), _nan_none(r.eq_low), _nan_none(r.eq_high), level=None if descriptive else alpha,
+        uncorrected=descriptive, n_seeds=int(n), df=int(df) if ok else 0, se=_nan_none(se),
+        images=0 if correct is None else int(correct.shape[-1]), metric=metric, n_runs=int(where.size),
+        n_diverged=diverged, diverged=text.diverged_share(diverged, int(where.size)),
+        points=tuple(_labels(g, spec.points)), weights=tuple(spec.weights),
+        rules_out=text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1]))
 
 
 def _rests_on(outcome: str, low, high, r, words) -> tuple:
@@ -150,16 +192,11 @@ def _labels(g: pd.DataFrame, keys) -> list[str]:
     return [str(labels.get(k, k)) for k in keys]
 
 
-def segments_claim(b) -> dict:
+def segments_claim(b) -> Claim:
     """A budget's segments comparison (a BudgetVerdict) as a claim."""
-    return {
-        "question": "segments", "budget_label": b.budget_label, "subject": f"{b.intermediate} vs {b.end}",
-        "outcome": b.outcome, "uncorrected": b.outcome == DESCRIPTIVE,
-        "difference": b.difference, "ci_low": b.ci_low, "ci_high": b.ci_high, "mde": b.mde,
-        "eq_low": b.eq_low, "eq_high": b.eq_high, "level": b.level, "n_seeds": b.n_seeds, "df": b.df,
-        "se": None if b.sd is None or not b.n_seeds else b.sd * math.sqrt(2 / b.n_seeds), "images": b.images,
-        "metric": b.metric, "n_runs": b.n_runs, "n_diverged": b.n_diverged,
-        "diverged": text.diverged_share(b.n_diverged, b.n_runs),
-        "points": [b.intermediate, b.end], "weights": [1.0, -1.0],
-        "rules_out": b.rules_out,
-    }
+    return Claim(
+        "segments", b.budget_label, f"{b.intermediate} vs {b.end}", b.outcome, b.difference, b.ci_low, b.ci_high,
+        b.mde, b.eq_low, b.eq_high, level=b.level, uncorrected=b.outcome == DESCRIPTIVE, n_seeds=b.n_seeds,
+        df=b.df, se=None if b.sd is None or not b.n_seeds else b.sd * math.sqrt(2 / b.n_seeds), images=b.images,
+        metric=b.metric, n_runs=b.n_runs, n_diverged=b.n_diverged, diverged=text.diverged_share(b.n_diverged, b.n_runs),
+        points=(b.intermediate, b.end), weights=(1.0, -1.0), rules_out=b.rules_out)

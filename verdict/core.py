@@ -13,6 +13,7 @@ docs/STATISTICS.md. Every accuracy the verdict gives is in points (percentage po
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 from dataclasses import replace
 
 from . import words as text
-from .claims import DESCRIPTIVE, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
+from .claims import DESCRIPTIVE, Claim, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
 from .contrast import (
     DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, detectable_se, pooled_df, projected_mde, residual_sd, seeds_needed,
 )
@@ -92,7 +93,7 @@ class Verdict:
     n_completed: int = 0  # runs that are outcomes: completed, and diverged
     n_points: int = 0
     diverged: tuple[dict, ...] = ()  # per point with a diverged run: budget_label, point, diverged, runs
-    claims: tuple[dict, ...] = ()  # one per tested statement, every question under the one alpha (claims.py)
+    claims: tuple[Claim, ...] = ()  # one per statement the space asks, every question under the one alpha
     space: str = ""  # the trials' space, where they name one
     exploratory: bool = False  # sampled points: every budget descriptive, no claim
     questions: tuple = ()  # the questions answered, in the order the page answers them
@@ -107,7 +108,7 @@ class Verdict:
 
 
 def _finite(x):
-    if isinstance(x, dict):
+    if isinstance(x, Mapping):
         return {k: _finite(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_finite(v) for v in x]
