@@ -1,64 +1,98 @@
 """Claims of every question under one alpha (order, nonlinearity, interaction besides segments), and
 budgets drawn descriptive: the claim list a study's points support, each contrast against a direct
 computation, and the chance of any false claim across a whole study's claims at most 5% in simulated
-studies with a known truth (verdict.claims_sim; exact one-sided binomial test at 1%)."""
+studies with a known truth (verdict.claims_sim): a cell holds when the one-sided 95% Clopper-Pearson upper
+bound of its rate is at most 6% (verdict.sim.holds), on enough studies for that to be reachable."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy import stats as sps
-from scipy.stats import binomtest
 
 import reports
-from verdict.claims_sim import claim_cells, claim_power_cells, design_points, image_claim_cells, run_claims
+from verdict.claims_sim import (
+    claim_cells, claim_power_cells, design_points, image_claim_cells, interaction_power_cells, run_claims,
+)
 from verdict.contrast import contrast_image_variance, contrast_test, residual_sd
 from verdict.stats import image_variance
 from verdict import seeds_to_add
 from records.synthetic import synthetic_trials
 from studies.spaces import SPACES
-from verdict.sim import descriptive_cells, power_cells, run
+from verdict.sim import descriptive_cells, holds, power_cells, run, upper_bound
 
-LIMIT, SIMS = 0.05, 1500
+SUITE = {  # cell -> simulated studies: enough that its upper bound can clear 6% at its rate (docs/STATISTICS.md)
+    "nonlinearity: null, 8 seeds": 3000,
+    "nonlinearity: null, 20 seeds": 3000,
+    "interaction zero, main effects large (relu +3, elu -3 everywhere, regular +5), 8 seeds": 500,
+    "interaction exactly one margin (relu +1 at regular only), 20 seeds": 3000,
+    "nonlinearity: relu at depthwise +3 when trained, diverges in 40%, 12 seeds": 3000,
+    "order: null, 12 seeds": 3000,
+    "order: null, pointwise first 3x noisier, 20 seeds": 3000,
+    "paper: null, 8 seeds, 2 budgets": 3000,
+    "interaction exactly one margin (relu +1 at regular only), depthwise relu 3x noisier, 8 seeds, every budget "
+    "tested (no descriptive rule)": 3000,
+    "order: spatial first one margin above at segments=4 only, pointwise first there 3x noisier, 4 seeds, every "
+    "budget tested (no descriptive rule)": 3000,
+    "nonlinearity, both orders, 5 activations: null, 8 seeds": 3000,
+    "nonlinearity, both orders, 5 activations: null, depthwise relu 3x noisier, 8 seeds, every budget tested (no "
+    "descriptive rule)": 3000,
+    "nonlinearity: null, the regular end (none) diverges in 15% of seeds, 8 seeds": 3000,
+}
+CELLS = {c.name: c for c in claim_cells()}
 
 
-def _above(k: int, n: int, p: float) -> bool:
-    return binomtest(k, n, p, alternative="greater").pvalue < 0.01
+@pytest.mark.parametrize("name", list(SUITE))
+def test_any_false_claim_across_a_study_stays_at_or_below_five_percent(name):
+    sims = SUITE[name]
+    r = run_claims(CELLS[name], sims, np.random.default_rng(list(SUITE).index(name)))
+    k = int(r.false.sum())
+    print(f"\n{name}: {k}/{sims}, upper bound {upper_bound(k, sims):.4f}, answers {r.answered.mean():.3f}")
+    assert holds(r.false), f"{name}: {k} of {sims} studies made a false claim"
 
 
-CELLS = claim_cells()
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.name)
-def test_any_false_claim_across_a_study_stays_at_or_below_five_percent(cell):
-    false, _ = run_claims(cell, SIMS, np.random.default_rng(CELLS.index(cell)))
-    k = int(false.sum())
-    print(f"\n{cell.name}: {k}/{SIMS}")
-    assert not _above(k, SIMS, LIMIT), f"{cell.name}: {k} of {SIMS} studies made a false claim"
+def test_the_claims_check_fails_when_alpha_is_not_split_over_the_claims():
+    """The check can fail: every claim at the study's 5% (no Bonferroni split) makes false claims in about
+    a third of null nonlinearity studies."""
+    r = run_claims(replace(CELLS["nonlinearity: null, 8 seeds"], adjust=False), 500, np.random.default_rng(1))
+    print(f"\nunadjusted: {r.false.mean():.3f}")
+    assert not holds(r.false)
 
 
 def test_per_image_results_keep_the_claims_within_five_percent():
-    (cell,) = image_claim_cells()
-    false, _ = run_claims(cell, 150, np.random.default_rng(3))
-    assert not _above(int(false.sum()), 150, LIMIT)
+    cell = next(c for c in image_claim_cells() if c.seeds == 3)
+    r = run_claims(cell, 150, np.random.default_rng(3))
+    assert holds(r.false)
 
 
 def test_claims_find_true_effects_with_twenty_seeds():
-    found = {c.name: run_claims(c, 600, np.random.default_rng(5))[1].mean() for c in claim_power_cells()}
+    found = {c.name: run_claims(c, 600, np.random.default_rng(5)).found.mean() for c in claim_power_cells()
+             if c.seeds == 20}
     print(found)
     assert all(f > 0.5 for f in found.values()), found
+
+
+def test_the_section_4_7_interaction_is_found_in_most_eight_seed_studies():
+    """relu costs 3 points at the depthwise end and nothing at the regular end (both orders), the other
+    activations nothing, 30 points, 48 claims, 8 fixed seeds, spread 1 point (+0.5 shared by a seed):
+    "as predicted" in at least 55% of studies (each contrast's own seed-paired variance: about 30%)."""
+    cell = interaction_power_cells()[0]
+    r = run_claims(cell, 4000, np.random.default_rng(8))
+    print(f"\n{cell.name}: found {r.found.mean():.3f}, answers {r.answered.mean():.3f}")
+    assert r.found.mean() >= 0.55 and holds(r.false)
 
 
 @pytest.mark.parametrize("cell", [c for c in descriptive_cells() if "sequential" in c.name or "K=1" in c.name],
                          ids=lambda c: c.name)
 def test_descriptive_budgets_keep_the_five_percent(cell):
     """Null truths, one budget noisy (descriptive always, or about half the time: the least favourable)."""
-    false, _ = run(cell, SIMS, np.random.default_rng(11))
-    assert not _above(int(false.sum()), SIMS, LIMIT)
+    r = run(cell, 1500, np.random.default_rng(11))
+    assert holds(r.false)
 
 
 def test_descriptive_rule_gives_the_quiet_budget_more_power():
     rule, none = [c for c in power_cells() if "quiet budget" in c.name]
-    a, b = (run(c, 3000, np.random.default_rng(2))[1] for c in (rule, none))
+    a, b = (run(c, 3000, np.random.default_rng(2)).found for c in (rule, none))
     print(f"\nwith the rule {a.mean():.3f}, without {b.mean():.3f}")
     table = [[a.sum(), len(a) - a.sum()], [b.sum(), len(b) - b.sum()]]
     assert a.mean() > b.mean() and sps.fisher_exact(table, alternative="greater").pvalue < 0.01
@@ -93,15 +127,20 @@ def test_order_claim_is_the_seed_paired_t_interval():
 
 
 def test_interaction_is_the_difference_of_differences():
+    """Its estimate is the mean of the per-seed difference of differences; its seed variance the
+    heteroscedastic two-way model's: for +-1 weights on four points, 4 x the two-way residual variance of
+    their table / n, with Satterthwaite's df between n - 1 and 3 (n - 1)."""
     rng = np.random.default_rng(0)
-    test = rng.normal(80, 1, (4, 10))
+    test = rng.normal(80, 1, (4, 10)) + rng.normal(0, 3, 10)  # a large seed effect shared by every point
     w = np.array([1, -1, -1, 1.0])
     r = contrast_test(test, w, alpha=0.05, margin=1.0)
     d = test[0] - test[1] - test[2] + test[3]
-    res = sps.ttest_1samp(d, 0.0)
-    ci = res.confidence_interval(0.95)
-    assert float(r.difference) == pytest.approx(d.mean()) and (float(r.low), float(r.high)) == pytest.approx(
-        (ci.low, ci.high))
+    resid = test - test.mean(1, keepdims=True) - test.mean(0, keepdims=True) + test.mean()
+    se = np.sqrt(4 * (resid**2).sum() / (3 * 9) / 10)
+    assert float(r.difference) == pytest.approx(d.mean()) and float(r.se) == pytest.approx(se)
+    assert 9 <= float(r.df) <= 27
+    half = sps.t.isf(0.025, float(r.df)) * se
+    assert (float(r.low), float(r.high)) == pytest.approx((d.mean() - half, d.mean() + half))
 
 
 def test_contrast_image_variance_matches_the_pairwise_anova():

@@ -13,7 +13,7 @@ import numpy as np
 
 from .stats import LOOKS, POOL_MIN_POINTS, POWER, _critical, _noncentrality, classify, critical
 
-__all__ = ["Contrast", "contrast_test", "contrast_image_variance", "residual_sd", "projected_mde",
+__all__ = ["Contrast", "contrast_test", "variance_form", "contrast_image_variance", "residual_sd", "projected_mde",
            "detectable_se", "pooled_df", "cannot_settle", "seeds_needed", "DESCRIPTIVE_FACTOR", "MOST_SEEDS"]
 
 DESCRIPTIVE_FACTOR = 3.0  # descriptive: the detectable difference projected at the seed cap exceeds 3 margins
@@ -36,16 +36,45 @@ class Contrast:
     outcome: np.ndarray
 
 
+def variance_form(weights) -> np.ndarray:
+    """The P x P matrix A with which a contrast's seed variance is tr(A S) / n, S the points' sample
+    covariance over seeds: the heteroscedastic two-way (point x seed) model, seed effects shared alike.
+
+    A = diag(w^2) - k (J - I), k = sum(w^2) / (P (P - 1)): each point's own variance less the mean
+    covariance of same-seed runs of different points. Unbiased whatever each point's spread when those
+    covariances are alike (a seed effect shared by every point); for two points it is the paired variance
+    w w'. Where A would not be positive semi-definite (weights of unequal sizes), the paired form w w'."""
+    w = np.asarray(weights, dtype=float)
+    p = len(w)
+    if p < 3:
+        return np.outer(w, w)
+    k = float((w**2).sum()) / (p * (p - 1))
+    a = np.diag(w**2) - k * (np.ones((p, p)) - np.eye(p))
+    return a if np.linalg.eigvalsh(a).min() >= -1e-12 * float((w**2).max()) else np.outer(w, w)
+
+
 def contrast_test(test, weights, *, alpha: float, margin: float, image_var=None) -> Contrast:
-    """Test sum_p weights[p] * mu[p] on `test` (..., P, n): each seed's contrast d_s, its mean, its own
-    variance over seeds (n - 1 df; no pooling), plus `image_var` (...,) the test images' sampling
-    variance of the mean where given (df by Welch-Satterthwaite, the image part's taken as unlimited)."""
-    d = np.tensordot(np.asarray(test, dtype=float), np.asarray(weights, dtype=float), axes=([-2], [0]))
-    n = d.shape[-1]
-    diff = d.mean(-1)
+    """Test sum_p weights[p] * mu[p] on `test` (..., P, n), seed-paired columns.
+
+    Seed part: tr(A S) / n with A = `variance_form(weights)`: each point's own seed variance, less the
+    covariance a shared seed effect puts between same-seed runs (for two points: the paired variance,
+    n - 1 df, exact). Degrees of freedom: Satterthwaite's for that quadratic form,
+    (n - 1) tr(A S)^2 / tr(A S A S), between n - 1 (one point's spread dominates) and (P - 1)(n - 1)
+    (equal spreads). Plus `image_var` (...,) the test images' sampling variance of the mean where given
+    (df by Welch-Satterthwaite, the image part's taken as unlimited)."""
+    x = np.asarray(test, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    n = x.shape[-1]
+    diff = np.tensordot(x, w, axes=([-2], [0])).mean(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = d.var(-1, ddof=1) / n if n > 1 else np.full(diff.shape, np.nan)
-        df = np.full(diff.shape, float(n - 1))
+        if n > 1:
+            y = x - x.mean(-1, keepdims=True)
+            a_s = variance_form(w) @ (np.einsum("...ps,...qs->...pq", y, y) / (n - 1))
+            tr = np.trace(a_s, axis1=-2, axis2=-1)
+            var = np.maximum(tr, 0.0) / n
+            df = (n - 1) * tr**2 / np.einsum("...ij,...ji->...", a_s, a_s)
+        else:
+            var = df = np.full(diff.shape, np.nan)
         if image_var is not None:
             extra = np.maximum(np.asarray(image_var, dtype=float), 0.0)
             df = (var + extra) ** 2 / (var**2 / df)
@@ -75,23 +104,44 @@ def contrast_image_variance(correct, weights) -> np.ndarray:
 
 def residual_sd(test, trained=None) -> np.ndarray:
     """One model's seed spread from the point x seed residuals (..., P, n): means removed, so it says
-    nothing about the effects (the two-way residual standard deviation, (P - 1)(k - 1) df). `trained`
-    (same shape, True where the run trained): only the k seeds every point trained with count, so a
-    diverged run (an outcome scored 0) is not read as spread; NaN where fewer than 2 such seeds remain."""
+    nothing about the effects (the two-way residual standard deviation, (P - 1)(n - 1) df).
+
+    `trained` (the table's shape, True where the run trained): the spread of the runs that trained only,
+    a diverged run being an outcome, not spread: the least-squares two-way (point + seed) fit on the
+    trained cells, its residual sum of squares over N - P' - rank df (N trained runs, P' points with one,
+    rank: the seed effects the pattern identifies); the same as above when every run trained. NaN below
+    one df."""
     test = np.asarray(test, dtype=float)
     p, n = test.shape[-2:]
-    keep = np.ones(test.shape[:-2] + (1, n)) if trained is None else np.asarray(trained, bool).all(-2, keepdims=True)
-    k = keep.sum(-1)[..., 0]
-    if p < 2 or n < 2:
-        return np.full(test.shape[:-2], np.nan)
+    if trained is None or np.all(trained):
+        if p < 2 or n < 2:
+            return np.full(test.shape[:-2], np.nan)
+        r = test - test.mean(-1, keepdims=True) - test.mean(-2, keepdims=True) + test.mean((-2, -1), keepdims=True)
+        return np.sqrt((r**2).sum((-2, -1)) / ((p - 1) * (n - 1)))
+    ss, df = _masked_two_way(test, np.broadcast_to(np.asarray(trained, dtype=bool), test.shape))
     with np.errstate(invalid="ignore", divide="ignore"):
-        x = np.where(keep, test, 0.0)
-        rows = x.sum(-1, keepdims=True) / keep.sum(-1, keepdims=True)
-        cols = x.mean(-2, keepdims=True)
-        grand = rows.mean(-2, keepdims=True)
-        r = np.where(keep, test - rows - cols + grand, 0.0)
-        sd = np.sqrt((r**2).sum((-2, -1)) / ((p - 1) * (k - 1)))
-    return np.where(k >= 2, sd, np.nan)
+        return np.where(df >= 1, np.sqrt(np.maximum(ss, 0.0) / np.maximum(df, 1)), np.nan)
+
+
+def _masked_two_way(test: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Residual sum of squares and df of the additive point + seed fit on the cells where `mask` holds
+    (intra-block analysis, points as blocks: within-point SS less the seed SS adjusted for points)."""
+    w = mask.astype(float)
+    y = np.where(mask, test, 0.0)
+    rows = w.sum(-1)  # runs per point
+    inv = np.where(rows > 0, 1.0 / np.maximum(rows, 1.0), 0.0)
+    rowsum = y.sum(-1)
+    within = (y**2).sum((-2, -1)) - (rowsum**2 * inv).sum(-1)
+    c = -np.einsum("...ps,...p,...pt->...st", w, inv, w)  # reduced normal equations for the seed effects
+    seed = np.arange(w.shape[-1])
+    c[..., seed, seed] += w.sum(-2)
+    q = y.sum(-2) - np.einsum("...ps,...p->...s", w, rowsum * inv)
+    vals, vecs = np.linalg.eigh(c)
+    keep = vals > 1e-9 * np.maximum(vals.max(-1, keepdims=True), 1e-300)
+    proj = np.einsum("...sk,...s->...k", vecs, q)
+    seeds = (np.where(keep, proj**2 / np.where(keep, vals, 1.0), 0.0)).sum(-1)
+    df = w.sum((-2, -1)) - (rows > 0).sum(-1) - keep.sum(-1)
+    return within - seeds, df
 
 
 def detectable_se(se, df: float, alpha: float, m: int = 1, power: float = POWER):
@@ -118,8 +168,8 @@ def projected_mde(sd, seeds: int, alpha: float, m: int = 1, power: float = POWER
 
 def cannot_settle(first, cap: int, alpha: float, m: int, margin: float, trained=None) -> np.ndarray:
     """The descriptive rule on first-look point x seed tables (..., P, n0), in points: does the spread
-    alone (`residual_sd`, of the runs that trained where `trained` is given) project a detectable difference
-    above DESCRIPTIVE_FACTOR margins at `cap` seeds? NaN spreads (under two seeds or points) never do."""
+    alone (`residual_sd`, of the runs that trained where `trained` says which) project a detectable
+    difference above DESCRIPTIVE_FACTOR margins at `cap` seeds? NaN spreads (under one df) never do."""
     projected = projected_mde(residual_sd(first, trained), cap, alpha, m, points=np.shape(first)[-2])
     with np.errstate(invalid="ignore"):
         return np.asarray(projected > DESCRIPTIVE_FACTOR * margin)

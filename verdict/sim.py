@@ -3,21 +3,39 @@ tests and benchmarks/simulate_verdict.py share these).
 
 A `Setting` says the truth of one budget (each point's mean and seed spread, divergence, per-image
 architecture x image effects) and the design (seeds, budgets, fixed / five looks / --seeds auto);
-`run(setting, sims, rng)` draws that many whole studies at once and returns per study whether any
-claim was false and whether the truly better intermediate point was found. Accuracies in points.
+`run(setting, sims, rng)` draws that many whole studies at once and returns per study (`Result`)
+whether any claim was false, whether the truly better intermediate point was found, the share of claims
+answered (settled: not "not resolved", not descriptive), the share of budgets drawn descriptive and the
+share of true differences of at least a margin claimed in their direction. Accuracies in points.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from .contrast import cannot_settle
-from .stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, compare, final_look, image_variance, level, plan
+from .stats import ALPHA, END, EQUIVALENT, INTERMEDIATE, LOOKS, OPEN, compare, final_look, image_variance, level, plan
 
-__all__ = ["Setting", "run", "false_claims", "BASE", "DESCRIPTIVE", "sequential"]
+__all__ = ["Setting", "Result", "run", "false_claims", "upper_bound", "holds", "BASE", "DESCRIPTIVE", "sequential",
+           "LIMIT"]
 
 DESCRIPTIVE = OPEN + 1  # outcome code of a budget drawn without a claim
+LIMIT = 0.06  # a cell holds when the one-sided 95% upper bound of its false-claim rate is at most this
+
+
+def upper_bound(k: int, n: int, conf: float = 0.95) -> float:
+    """One-sided exact (Clopper-Pearson) upper confidence bound of a rate seen k times in n."""
+    return 1.0 if k >= n else float(stats.beta.ppf(conf, k + 1, n - k))
+
+
+def holds(false, limit: float = LIMIT) -> bool:
+    """Does a cell's false-claim rate (one bool per simulated study) stay at most 5% by the check: its
+    one-sided 95% upper bound at most `limit` (6%)? Reachable only with enough studies: at a true 4%,
+    about 3,000; at 2%, a few hundred."""
+    false = np.asarray(false, dtype=bool)
+    return upper_bound(int(false.sum()), false.size) <= limit
 
 BASE = 80.0  # the points' accuracy (points) before their offsets
 MODES = ("fixed", "looks", "sequential")
@@ -49,6 +67,9 @@ class Setting:
     budget_sds: tuple[float, ...] | None = None  # each budget's scale of the seed spreads (None: all 1)
     descriptive: bool = True  # budgets whose first-look spread cannot settle by the cap spend no alpha
     power_budget: int | None = None  # the budget whose finding counts as power (None: every budget)
+    trained_spread: bool = True  # the descriptive rule reads the runs that trained (False: every run, diverged ones 0)
+    alpha: float = ALPHA  # the study's alpha (a larger one: a rule known to be too liberal, for the tests)
+    tight: bool = False  # at a least favourable truth where the rate sits at 5% itself: more studies needed
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -63,9 +84,15 @@ class Setting:
     @property
     def covered(self) -> bool:
         """Inside the guarantee: every point that can diverge shows a divergence among its seeds with at
-        least 95% chance ((1 - p)^n <= 5%); a rarer divergence looks, to any method, like none at all."""
+        least 95% chance ((1 - p)^n <= 5%), or would not, without its divergence, be above the best point of
+        its side (an end, or an intermediate) and so change no claim's truth; a rarer divergence looks, to
+        any method, like none at all."""
         p = np.broadcast_to(np.asarray(self.diverge, dtype=float), (len(self.means),))
-        return bool(((1 - p[p > 0]) ** self.seeds <= 0.05).all())
+        trained = BASE + np.asarray(self.means, dtype=float)
+        truth, ends = self.truth(), self.ends
+        best = np.where(ends, truth[ends].max(), truth[~ends].max())
+        unseen = (p > 0) & ((1 - p) ** self.seeds > 0.05)
+        return bool((trained[unseen] <= best[unseen] + 1e-9).all())
 
     def truth(self) -> np.ndarray:
         """Each point's true expected test accuracy (points), divergence counted as 0."""
@@ -78,7 +105,7 @@ _INTERACTION_PER_POINT = 2.65  # logit sd per point of `interaction` (calibrated
 
 
 def _draw(s: Setting, sims: int, rng: np.random.Generator):
-    """(val, test, correct or None) of `sims` studies, shapes (sims, budgets, points, seeds[, images])."""
+    """(val, test, correct or None, diverged) of `sims` studies, shapes (sims, budgets, points, seeds[, images])."""
     p, n = len(s.means), s.seeds
     shape = (sims, s.budgets, p, n)
     sds = np.broadcast_to(np.asarray(s.sds, dtype=float), (p,))[:, None]
@@ -100,7 +127,7 @@ def _draw(s: Setting, sims: int, rng: np.random.Generator):
         model = mu + own
         test = model + 0.0
     val = np.where(diverged, 0.0, model + rng.normal(0.0, s.val_sd, shape))
-    return val, np.where(diverged, 0.0, test), correct
+    return val, np.where(diverged, 0.0, test), correct, diverged
 
 
 def _look(val, test, correct, ends, alpha: float, margin: float):
@@ -112,14 +139,17 @@ def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take_along_axis(x, idx[..., None], -1)[..., 0]
 
 
-def sequential(val, test, correct, ends, looks, at, margin: float, descriptive: bool = True, alpha: float = 0.05):
+def sequential(val, test, correct, ends, looks, at, margin: float, descriptive: bool = True, alpha: float = ALPHA,
+               trained=None):
     """(outcome, i_star, e_star, stop) per study and budget when each budget stops at its first settled
     look among the seed counts `at`, alpha paid for `looks` (None: one look, a fixed design), as the
-    verdict does. With `descriptive`, a budget whose first look's spread cannot settle by the cap is
-    drawn (DESCRIPTIVE, stop 0) and the others split alpha among them."""
+    verdict does. With `descriptive`, a budget whose first look's spread (of the runs that trained, where
+    `trained` says which) cannot settle by the cap is drawn (DESCRIPTIVE, stop 0) and the others split
+    alpha among them."""
     b, n = val.shape[-3], val.shape[-1]
     first, cap = (looks[0], looks[-1]) if looks else (n, n)
-    desc = (cannot_settle(test[..., :first], cap, level(b, looks, alpha), int((~ends).sum()), margin)
+    mask = None if trained is None else trained[..., :first]
+    desc = (cannot_settle(test[..., :first], cap, level(b, looks, alpha), int((~ends).sum()), margin, trained=mask)
             if descriptive and n >= first else np.zeros(val.shape[:-2], dtype=bool))
     kept = (~desc).sum(-1)
     zero = np.zeros(val.shape[:-2], dtype=int)
@@ -134,32 +164,68 @@ def sequential(val, test, correct, ends, looks, at, margin: float, descriptive: 
     return (np.where(desc, DESCRIPTIVE, out[0]), out[1], out[2], np.where(desc, 0, out[3]))
 
 
-def _study(s: Setting, val, test, correct):
+def _study(s: Setting, val, test, correct, trained=None):
     """(outcome, i_star, e_star) per study and budget under the setting's design."""
     looks = plan(s.seeds) if s.mode == "sequential" else LOOKS if s.mode == "looks" else None
     at = looks if s.mode == "sequential" else (s.seeds,)
-    return sequential(val, test, correct, s.ends, looks, at, s.margin, s.descriptive)[:3]
+    return sequential(val, test, correct, s.ends, looks, at, s.margin, s.descriptive, s.alpha, trained)[:3]
+
+
+def _false_per_budget(outcome, i_star, e_star, truth, ends, margin: float) -> np.ndarray:
+    """Per study and budget: a false claim? "intermediate better" when the named intermediate does not
+    truly beat every end, "end better" when the named end does not truly beat every intermediate, "no
+    practical difference" when the true best-minus-best gap is at least the margin."""
+    mi, me = truth[~ends], truth[ends]
+    chosen_i, chosen_e = mi[i_star], me[e_star]
+    return (((outcome == INTERMEDIATE) & (chosen_i <= me.max())) | ((outcome == END) & (chosen_e <= mi.max()))
+            | ((outcome == EQUIVALENT) & (abs(mi.max() - me.max()) >= margin - 1e-9)))
 
 
 def false_claims(outcome, i_star, e_star, truth, ends, margin: float) -> np.ndarray:
-    """Per study: did any budget make a false claim? "intermediate better" when the named intermediate
-    does not truly beat every end, "end better" when the named end does not truly beat every
-    intermediate, "no practical difference" when the true best-minus-best gap is at least the margin."""
-    mi, me = truth[~ends], truth[ends]
-    chosen_i, chosen_e = mi[i_star], me[e_star]
-    wrong = (((outcome == INTERMEDIATE) & (chosen_i <= me.max())) | ((outcome == END) & (chosen_e <= mi.max()))
-             | ((outcome == EQUIVALENT) & (abs(mi.max() - me.max()) >= margin - 1e-9)))
-    return wrong.any(-1)
+    """Per study: did any budget make a false claim (see `_false_per_budget`)?"""
+    return _false_per_budget(outcome, i_star, e_star, truth, ends, margin).any(-1)
 
 
-def run(s: Setting, sims: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Per simulated study: (any false claim, the truly better intermediate named better at every budget)."""
-    val, test, correct = _draw(s, sims, rng)
-    outcome, i_star, e_star = _study(s, val, test, correct)
-    false = false_claims(outcome, i_star, e_star, s.truth(), s.ends, s.margin)
+@dataclass(frozen=True)
+class Result:
+    """Per simulated study: `false` any false claim; `found` the setting's own power event (segments: the
+    truly better intermediate named better at every budget, or at `power_budget`; claims: the share of
+    the `power` question's truly positive contrasts claimed positive), NaN where the setting names none;
+    `answered` the share of its claims settled (a direction or "no practical difference"; not "not
+    resolved", not descriptive); `descriptive` the share of its budgets drawn descriptive; `power` the
+    share of its claims whose truth is at least a margin from 0 that are claimed in that direction (NaN
+    where it has none)."""
+
+    false: np.ndarray
+    found: np.ndarray
+    answered: np.ndarray
+    descriptive: np.ndarray
+    power: np.ndarray
+
+
+def _share(hits: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Per study: hits among the cells `of` (last axis), NaN where there are none."""
+    of = np.broadcast_to(of, hits.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(of.sum(-1) > 0, (hits & of).sum(-1) / np.maximum(of.sum(-1), 1), np.nan)
+
+
+def run(s: Setting, sims: int, rng: np.random.Generator) -> Result:
+    """`sims` whole simulated studies of the setting, their claims scored against its truth."""
+    val, test, correct, diverged = _draw(s, sims, rng)
+    outcome, i_star, e_star = _study(s, val, test, correct, ~diverged if s.trained_spread else None)
+    truth = s.truth()
+    false = false_claims(outcome, i_star, e_star, truth, s.ends, s.margin)
     hit = (outcome == INTERMEDIATE) & (i_star == s.better)
-    found = (hit.all(-1) if s.power_budget is None else hit[..., s.power_budget]) if s.better is not None else false & False
-    return false, found
+    nan = np.full(sims, np.nan)
+    found = (hit.all(-1) if s.power_budget is None else hit[..., s.power_budget]) if s.better is not None else nan
+    theta = truth[~s.ends].max() - truth[s.ends].max()
+    wrong = _false_per_budget(outcome, i_star, e_star, truth, s.ends, s.margin)
+    right_way = ((outcome == INTERMEDIATE) & (theta > 0)) | ((outcome == END) & (theta < 0))
+    everywhere = np.ones(outcome.shape, dtype=bool)
+    return Result(false, found.astype(float), _share(np.isin(outcome, (INTERMEDIATE, END, EQUIVALENT)), everywhere),
+                  _share(outcome == DESCRIPTIVE, everywhere),
+                  _share(right_way & ~wrong, everywhere & (abs(theta) >= s.margin - 1e-9)))
 
 
 def _k(k: int, **at) -> tuple[float, ...]:
@@ -195,13 +261,29 @@ def false_claim_cells() -> list[Setting]:
     truths = (("regular 3 points below", lambda k: _k(k, p0=-3.0)),
               ("an intermediate one margin above", lambda k: _k(k, **{f"p{1 + k // 2}": 1.0})),
               ("depthwise one margin above", lambda k: _k(k, **{f"p{k + 1}": 1.0})))
-    cells += [Setting(f"{kind}, K={k}, {n} seeds, {m}", truth(k), 1.0, n, mode=m) for kind, truth in truths
-              for k in (1, 12) for n in (5, 20) for m in ("fixed", "sequential")]
+    cells += [Setting(f"{kind}, K={k}, {n} seeds, {m}", truth(k), 1.0, n, mode=m, tight=k == 1 and m == "fixed")
+              for kind, truth in truths for k in (1, 12) for n in (5, 20) for m in ("fixed", "sequential")]
     cells += [Setting(f"+3 points when trained, diverges in {p:.0%} of seeds, {n} seeds", _k(3, p2=3.0), 1.0, n,
                       diverge=(0, 0, p, 0, 0)) for p in (0.4, 0.2) for n in (5, 8, 12)]
     cells += [Setting(f"depthwise diverges in 40% of seeds, {n} seeds", _k(3), 1.0, n, diverge=(0, 0, 0, 0, 0.4))
               for n in (5, 12)]
-    return cells + descriptive_cells()
+    cells += [Setting(f"null, the regular end diverges in 15% of seeds, K=3, {n} seeds", _k(3), 1.0, n,
+                      diverge=(0.15, 0, 0, 0, 0)) for n in (8, 20)]
+    return cells + margin_cells() + descriptive_cells()
+
+
+def margin_cells() -> list[Setting]:
+    """At the margin with unequal spreads: one point exactly one margin better (a "no practical
+    difference" is false there), an end 3x noisier, 4 and 8 fixed seeds."""
+    return [Setting(f"{kind}, K={k}, {n} seeds{'' if rule else ', every budget tested (no descriptive rule)'}", truth(k),
+                    sds(k), n, descriptive=rule) for n in (4, 8) for rule in (True, False) for kind, truth, sds, ks in (
+        ("an intermediate one margin above, depthwise 3x noisier", lambda k: _k(k, **{f"p{1 + k // 2}": 1.0}),
+         lambda k: (1.0,) * (k + 1) + (3.0,), (1, 3)),
+        ("an intermediate one margin above, regular 3x noisier", lambda k: _k(k, **{f"p{1 + k // 2}": 1.0}),
+         lambda k: (3.0,) + (1.0,) * (k + 1), (1,)),
+        ("depthwise one margin above and 3x noisier", lambda k: _k(k, **{f"p{k + 1}": 1.0}),
+         lambda k: (1.0,) * (k + 1) + (3.0,), (1, 3)),
+    ) for k in ks]
 
 
 def descriptive_cells() -> list[Setting]:
@@ -216,7 +298,7 @@ def image_cells() -> list[Setting]:
     """Per-image results: equal on the task, each point off by its own 0.7-point architecture x image
     effect on these 1,000 test images (the seed spread's size)."""
     return [Setting(f"images: 0.7-point interaction, 1,000 images, {n} seeds", _k(3), 0.5, n, images=1000,
-                    interaction=0.7) for n in (8, 20)]
+                    interaction=0.7) for n in (3, 8, 20)]
 
 
 def power_cells() -> list[Setting]:
@@ -235,4 +317,13 @@ def power_cells() -> list[Setting]:
         *(Setting(f"+2 points on the quiet budget, the other 4x noisier, 8 fixed seeds, {rule}", _k(3, p2=2.0), own,
                   8, 2, budget_sds=(4.0, 1.0), better=1, power_budget=1, descriptive=rule == "descriptive rule")
           for rule in ("descriptive rule", "no rule")),
+        *divergence_power_cells(),
     ]
+
+
+def divergence_power_cells() -> list[Setting]:
+    """segments=4 truly +3 points, 8 fixed seeds, the regular end (the worst point anyway) diverging in 15%
+    of its seeds: the descriptive rule on the runs that trained, and (before) on every run."""
+    return [Setting(f"+3 points at segments=4, the regular end diverges in 15% of seeds, 8 fixed seeds, spread of "
+                    f"{'the runs that trained' if trained else 'every run (before)'}", _k(3, p2=3.0), 1.0, 8,
+                    diverge=(0.15, 0, 0, 0, 0), better=1, trained_spread=trained) for trained in (True, False)]
