@@ -1,0 +1,50 @@
+"""Fixtures the test files share: one tiny study trained once for the session by a real run_study.py
+process, and what a study run in this process needs to leave it as it was."""
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from tests._study import run_study, tiny
+
+
+@pytest.fixture(scope="session")
+def trained_study(tmp_path_factory):
+    """The session's finished study, trained once and read by every test that asks what a finished study
+    holds (its outputs, Optuna's view of it, a resume, two workers sharing it, --deterministic): the segments
+    space unmatched (segment counts 1, 2, 4) x 2 seeds, in a real run_study.py with two worker processes."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    settings = ["--space", "segments", "--match", "none", *tiny(2), "--deterministic"]
+    args = [*settings, "--out", str(out)]  # the command a resume repeats
+    done = run_study(*args, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    return SimpleNamespace(out=out, settings=settings, args=args, journal=out / "study.journal",
+                           name="spectrum-segments")
+
+
+@pytest.fixture
+def single_thread_study(monkeypatch):
+    """A study run in this process takes one torch thread and one worker, as the runner chooses on a one-core
+    machine: on two shared cores a second thread of a tiny network waits more than it computes."""
+    threads = torch.get_num_threads()
+    monkeypatch.setattr("studies.runner.os.cpu_count", lambda: 1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def deterministic_undone():
+    """A --deterministic study in this process turns torch's deterministic algorithms on process-wide (and
+    sets KERNELS_AUTOTUNE, CUBLAS_WORKSPACE_CONFIG): all put back after the test."""
+    saved = {name: os.environ.get(name) for name in ("KERNELS_AUTOTUNE", "CUBLAS_WORKSPACE_CONFIG")}
+    cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    yield
+    torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
