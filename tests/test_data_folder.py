@@ -215,7 +215,8 @@ def tiny_study(*more):
 
 
 @pytest.mark.slow
-def test_every_trial_failing_alike_ends_with_that_error_in_one_line(tmp_path, capsys, monkeypatch):
+def test_every_trial_failing_alike_ends_with_that_error_in_one_line(tmp_path, capsys, monkeypatch,
+                                                                   single_thread_study):
     import studies.train
 
     def broken_fit(*args, **kwargs):
@@ -231,7 +232,7 @@ def test_every_trial_failing_alike_ends_with_that_error_in_one_line(tmp_path, ca
 
 
 @pytest.mark.slow
-def test_a_study_trains_on_a_generated_image_folder(tmp_path, capsys):
+def test_a_study_trains_on_a_generated_image_folder(tmp_path, capsys, single_thread_study):
     root = shapes_folder(tmp_path / "shapes")
     out = tmp_path / "run"
     assert run_study.main(tiny_study("--dataset", "folder", "--data-dir", str(root), "--image-size", "16",

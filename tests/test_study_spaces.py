@@ -101,7 +101,7 @@ def test_lr_accepts_auto_or_a_positive_number_only():
         StudyConfig(space="segments", lr=-1.0)
 
 
-def test_a_study_with_lr_auto_trains_each_point_at_its_tuned_rate(tmp_path):
+def test_a_study_with_lr_auto_trains_each_point_at_its_tuned_rate(tmp_path, single_thread_study):
     import pandas as pd
 
     from studies.runner import run
