@@ -102,7 +102,7 @@ def work(plan, latency: dict, worker: int = 0, threads: int | None = None, stop=
         if _done(study, plan):
             if not grid or stop is None or stop.is_set():
                 break
-            time.sleep(POLL_S)  # a grid's next round may still be enqueued
+            stop.wait(POLL_S)  # a grid's next round may still be enqueued; finish() ends the wait at once
             continue
         trial = study.ask()
         if grid and RUN_ATTR not in trial.user_attrs:
