@@ -174,7 +174,8 @@ def test_python_m_reports_bad_input_subprocess(tmp_path):
 
 
 def test_reports_needs_no_torch(tmp_path):
-    """The whole pipeline runs with torch (and the project's torch-side packages) unimportable."""
+    """The whole pipeline (the trial record, the verdict, the page) runs with torch (and the project's torch-side
+    packages) unimportable."""
     d = write_synthetic_study(tmp_path / "s", "end", space="order")
     code = f"""
 import sys
@@ -183,7 +184,7 @@ class Block:
         if name.split('.')[0] in ('torch', 'triton', 'spectrum', 'studies', 'kernels', 'fvcore'):
             raise ImportError('blocked for this test: ' + name)
 sys.meta_path.insert(0, Block())
-import reports, reports.__main__
+import reports, reports.__main__, records.record, verdict
 assert reports.__main__.main([{str(d)!r}]) == 0
 assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'spectrum', 'studies', 'kernels')]
 print('ok')

@@ -1,8 +1,5 @@
 """The one trial record, Optuna's public view of a study, interruptions that lose nothing, no leaked secrets."""
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import optuna
@@ -12,7 +9,7 @@ import pytest
 from records import record
 import reports
 from studies.config import StudyConfig
-from tests._study import ROOT, cli
+from tests._study import cli
 
 
 def tiny_config(tmp_path, **kw) -> StudyConfig:
@@ -53,13 +50,6 @@ def test_unknown_attributes_are_not_fields_and_unset_fields_are_not_stored():
     rec = record.from_attrs({"segments": 4, "accuracy": 0.5, "heartbeat": 1.0}, number=3, state="COMPLETE")
     assert rec.user_attrs() == {"segments": 4, "accuracy": 0.5}
     assert "seed" not in record.point_keys() and {"position", "budget_label", "widths"} <= set(record.point_keys())
-
-
-def test_reports_import_without_torch():
-    code = "import sys, reports, records.record, verdict; assert 'torch' not in sys.modules, 'torch imported'"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert out.returncode == 0, out.stderr
 
 
 def test_a_finished_study_opens_in_optuna_with_named_objectives_and_flat_outputs(trained_study):
