@@ -43,8 +43,8 @@ def _row(name: str, sims: int, r, *extra: str) -> tuple[str, float]:
 
 
 def calibration(draws: int, rng: np.random.Generator) -> None:
-    """Each contrast's per-claim level: the rate of one-sided bounds beyond the truth over its nominal
-    alpha/2 (one claim of 48 in a fixed study: alpha = 0.05/48), under equal and unequal spreads."""
+    """Each contrast's per-claim level: the rate of its bounds beyond the truth (either side) over its
+    nominal alpha (one claim of 48 in a fixed study: alpha = 0.05/48), under equal and unequal spreads."""
     alpha = 0.05 / 48
     shapes = {"pair": (1.0, -1.0), "interaction": (1.0, -1.0, -1.0, 1.0)}
     spreads = {"pair": ((1, 1), (1, 3), (1, 10)),
