@@ -103,8 +103,12 @@ def test_questions_follow_from_the_points():
              for d in ("segments", "order", "nonlinearity")}
     assert kinds == {"segments": ["segments"], "order": ["order", "segments"],
                      "nonlinearity": ["interaction", "nonlinearity", "segments"]}
-    joint = reports.verdict(synthetic_trials("middle", space="joint", seeds=8), exploratory=True)
-    assert joint.exploratory and joint.claims == () and {b.outcome for b in joint.budgets} == {"descriptive"}
+    joint = reports.verdict(synthetic_trials("middle", space="joint", seeds=8), exploratory=True,
+                            questions=SPACES["joint"].questions)
+    assert joint.exploratory and {b.outcome for b in joint.budgets} == {"descriptive"}
+    # every claim the space asks is listed, each descriptive: no alpha spent, an uncorrected interval
+    assert [c["question"] for c in joint.claims] == ["segments"] * len(joint.budgets)
+    assert all(c["outcome"] == "descriptive" and c["level"] is None and c["uncorrected"] for c in joint.claims)
     assert joint.headline.startswith("Exploratory")
     points = design_points("nonlinearity")
     assert len(points) == 9 and set(points["end"]) == {"regular", "depthwise", ""}
@@ -164,10 +168,14 @@ def test_a_budget_that_cannot_settle_is_descriptive_and_says_what_would():
         ["accuracy", "test_accuracy"]].to_numpy()
     v = reports.verdict(raw.assign(seed_plan="auto:8"))
     noisy, calm = v.budgets
-    assert noisy.outcome == "descriptive" and noisy.ci_low is None and noisy.level is None
+    assert noisy.outcome == "descriptive" and noisy.level is None and noisy.uncorrected
+    assert noisy.ci_low < noisy.difference < noisy.ci_high and "uncorrected 95% interval" in noisy.summary
     assert "more epochs" in noisy.settle and "more epochs" in noisy.summary
     assert calm.outcome == "intermediate better" and calm.level == pytest.approx(0.05 / 1 / 3)
-    assert [c["budget_label"] for c in v.claims] == [calm.budget_label]
+    # both budgets' claims listed; only the calm one spends alpha
+    assert sorted(c["budget_label"] for c in v.claims) == sorted([calm.budget_label, noisy.budget_label])
+    (described,) = [c for c in v.claims if c["budget_label"] == noisy.budget_label]
+    assert described["outcome"] == "descriptive" and described["level"] is None and described["uncorrected"]
     adds = seeds_to_add(raw, max_seeds=8, looks=(3, 5, 8))
     assert adds[noisy.budget_label] == 0
 
