@@ -194,7 +194,8 @@ def method_sentence(margin: float, alpha: float, looks, counts: dict, images=(),
     var += (" (F test), plus the sampling of the test images where per-image results were stored"
             if img else " (F test); the test images are not resampled: no per-image results were stored")
     other = "" if sum(counts.values()) == counts.get("segments", 0) else (
-        "; every other claim is one pre-specified seed-paired contrast with its own variance")
+        "; every other claim is one pre-specified seed-paired contrast, its variance each point's own seed spread "
+        "less the covariance a shared seed effect adds (the paired variance for two points; Satterthwaite's df)")
     skip = (f"; {_plural(descriptive, 'budget')} whose seed spread cannot settle by its cap (judged on the spread "
             "alone, never the effects) spend no alpha") if descriptive else ""
     return (f"Per matched budget the intermediate point and the end to compare are chosen on validation accuracy "
