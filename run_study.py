@@ -34,7 +34,7 @@ def parse(argv) -> StudyConfig | str:
     check_flags(args)  # --model: the flags it refuses, its file and function
     if "confirm" in args:
         args = confirmation(args)
-    config = StudyConfig(**args, command=shlex.join(["python", "run_study.py", *argv]))
+    config = StudyConfig.from_flags(args, command=shlex.join(["python", "run_study.py", *argv]))
     from studies.checks import check_usage
 
     check_usage(config)

@@ -24,6 +24,10 @@ def budget_list(text: str) -> tuple[float, ...]:
     return tuple(float(part) for part in text.split(",") if part.strip())
 
 
+def look_list(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
 def seeds_value(text: str):
     return "auto" if text == "auto" else int(text)
 
@@ -65,6 +69,9 @@ class StudyConfig:
     seeds: int | str = _opt(6, "trainings per point: N, or auto (start with a few, add seeds where a "
                                "budget's question is still open, up to --max-seeds)", seeds_value)
     max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", int)
+    looks: tuple[int, ...] | None = _opt(None, "--seeds auto: the seed counts at which the verdict looks, ascending, "
+                                               "comma-separated, the last --max-seeds; every point starts at the "
+                                               "first (default: 3,5,8,12,20 below --max-seeds, then it)", look_list)
     time_limit: float | None = _opt(300.0, "--seeds auto: add no seeds after this many seconds of the run",
                                     float)
     margin: float = _opt(1.0, "accuracy points within which two points count as no practical difference",
@@ -114,8 +121,37 @@ class StudyConfig:
             if not self.budgets or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not b > 0
                                        for b in self.budgets):
                 raise UsageError(f"--budgets={self.budgets!r} is not allowed; expected positive numbers, comma-separated")
+        self._check_looks()
         if len(divisors(self.width)) < 2:
             raise UsageError(f"--width: {self.width} has no spectrum to sweep; expected a width with divisors, e.g. 32")
+
+    def _check_looks(self) -> None:
+        if self.looks is None:
+            return
+        if not self.auto_seeds:
+            raise UsageError(f"--looks {','.join(map(str, self.looks))} needs --seeds auto (a fixed seed count looks once)")
+        if not self.looks or any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in self.looks) \
+                or list(self.looks) != sorted(set(self.looks)) or self.looks[-1] != self.max_seeds:
+            raise UsageError(f"--looks={self.looks!r} is not allowed; expected ascending seed counts of at least 2, "
+                             f"comma-separated, ending at --max-seeds ({self.max_seeds})")
+
+    @classmethod
+    def from_flags(cls, flags: dict, command: str = "") -> StudyConfig:
+        """The config from the flags given; each group of the space's own defaults (Space.defaults) fills in
+        where no flag gives any setting of that group (--seeds 8 drops the paper's looks with its seeds)."""
+        space = SPACES.get(flags.get("space"))
+        groups = [g for g in (space.defaults if space else ()) if not set(g) & set(flags)]
+        return cls(**{k: v for g in groups for k, v in g.items()}, **flags, command=command)
+
+    @property
+    def verdict_looks(self) -> tuple[int, ...] | None:
+        """The seed counts the verdict pays alpha for: --looks, the default schedule up to --max-seeds under
+        --seeds auto, or None (one look) for a seed count fixed in advance."""
+        from verdict.stats import plan
+
+        if not self.auto_seeds:
+            return None
+        return tuple(self.looks) if self.looks else plan(self.max_seeds)
 
     @property
     def name(self) -> str:
@@ -139,7 +175,10 @@ class StudyConfig:
 
     @property
     def seed_plan(self) -> str:
-        """How seeds were planned, as trials record it: "fixed", or "auto:N" with N the seed cap."""
+        """How seeds were planned, as trials record it: "fixed", "auto:N" (N the seed cap, the default looks)
+        or "looks:A,B,..." (the looks given)."""
+        if self.looks:
+            return "looks:" + ",".join(map(str, self.looks))
         return f"auto:{self.max_seeds}" if self.auto_seeds else "fixed"
 
     def to_json(self) -> dict:
@@ -149,6 +188,7 @@ class StudyConfig:
         data = asdict(self)
         data["out"] = str(self.folder)
         data["budgets"] = list(self.budgets) if self.budgets else None
+        data["looks"] = list(self.looks) if self.looks else None
         data["storage"] = mask_secrets(self.storage) if self.storage else None
         data["command"] = mask_secrets(self.command)
         return data

@@ -81,13 +81,13 @@ def grid_latency(plan: StudyPlan, device, threads) -> dict:
 def seeds_to_add(study, config, seeds: dict) -> dict:
     """--seeds auto: budget -> seeds to add, from the verdict's rule on what is stored."""
     from records.table import tidy
-    from verdict import design_looks, seeds_to_add as rule
+    from verdict import seeds_to_add as rule
 
     from .outputs import trials_frame
 
     frame = tidy(trials_frame(study))
     adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds,
-                looks=design_looks(config.seeds, config.max_seeds))
+                looks=config.verdict_looks)
     return {b: adds.get(budget_label(config, b), 0) for b in seeds if adds.get(budget_label(config, b), 0) > 0}
 
 

@@ -68,7 +68,9 @@ def seed_choices(config) -> list[int]:
 
 def first_seeds(config) -> int:
     """How many seeds every point starts with."""
-    return min(FIRST_SEEDS, config.max_seeds) if config.auto_seeds else config.seeds
+    if not config.auto_seeds:
+        return config.seeds
+    return config.looks[0] if config.looks else min(FIRST_SEEDS, config.max_seeds)
 
 
 def budgets(config) -> list:
@@ -128,6 +130,7 @@ class Space:
     leads: tuple[str, ...] = ()  # the questions its page opens with, before the headline
     exploratory: bool = False  # sampled points, no complete seed blocks: drawn, never claimed
     tunes_lr: bool = False  # every point also at each rate of the --lr auto grid (the rate-tuning study)
+    defaults: tuple[dict, ...] = ()  # groups of settings this space takes, each where no flag gives any of it
 
     def is_grid(self) -> bool:
         return self.sampler.enumerated
@@ -212,6 +215,9 @@ def confirm_parts(config) -> tuple[dict, ...]:
 
 
 PAPER_ACTIVATIONS = ("none", "relu", "elu")  # the nonlinearities of the paper's Figure 10
+# every claim settled or bounded within a point in an hour on a 2-core CPU: 8 seeds a point, then 4 more while a
+# claim is open (alpha split over the three looks), no seeds added after 45 minutes
+PAPER_SEEDS = ({"seeds": "auto", "looks": (8, 12, 16), "max_seeds": 16}, {"time_limit": 2700.0})
 SEGMENTS = _axes(all_segments)
 ORDER = _axes(lambda c: spread(divisors(c.width)), lambda c: ORDERS)
 NONLINEARITY = _axes(three_points, activations=lambda c: PAPER_ACTIVATIONS)
@@ -227,8 +233,9 @@ SPACES = {
                           questions=("segments", "nonlinearity", "interaction"),
                           leads=("nonlinearity", "interaction")),
     "paper": Space("paper", "the paper's claims together under one alpha: segments, order and nonlinearity "
-                   "(the union of those three grids)", (SEGMENTS, ORDER, NONLINEARITY), questions=QUESTIONS,
-                   leads=QUESTIONS),
+                   "(the union of those three grids); by default --seeds auto --looks 8,12,16: 8 seeds a point, "
+                   "then 12 and 16 while a claim is still open", (SEGMENTS, ORDER, NONLINEARITY), questions=QUESTIONS,
+                   leads=QUESTIONS, defaults=PAPER_SEEDS),
     "confirm": Space("confirm", "--confirm DIR: the Pareto front of the study in DIR and both ends at its budgets, "
                      "trained again with complete seed blocks and fresh seeds", confirm_parts,
                      questions=QUESTIONS),  # whichever the front's points support

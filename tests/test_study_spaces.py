@@ -116,3 +116,34 @@ def test_a_study_with_lr_auto_trains_each_point_at_its_tuned_rate(tmp_path, sing
     trials = pd.read_csv(config.folder / "trials.csv").set_index("position")
     for position, lr in zip(best["position"], best["lr"]):
         assert trials.loc[position, "lr"] == lr  # the seeds train at the rate that scored best on validation
+
+
+def test_a_spaces_defaults_fill_in_by_group_and_flags_win():
+    from studies.config import StudyConfig
+
+    paper = StudyConfig.from_flags({"space": "paper"})
+    assert (paper.seeds, paper.looks, paper.max_seeds) == ("auto", (8, 12, 16), 16)
+    assert paper.verdict_looks == (8, 12, 16) and paper.seed_plan == "looks:8,12,16"
+    fixed = StudyConfig.from_flags({"space": "paper", "seeds": 8})  # a seed flag drops the whole seeds group
+    assert (fixed.seeds, fixed.looks, fixed.verdict_looks, fixed.seed_plan) == (8, None, None, "fixed")
+    assert StudyConfig.from_flags({"space": "segments"}).looks is None
+
+
+@pytest.mark.parametrize("flags, words", [({"seeds": 6, "looks": (3, 6)}, "needs --seeds auto"),
+                                          ({"seeds": "auto", "looks": (3, 5), "max_seeds": 8}, "ending at --max-seeds"),
+                                          ({"seeds": "auto", "looks": (5, 3), "max_seeds": 3}, "ascending")])
+def test_looks_that_cannot_be_planned_are_one_usage_error(flags, words):
+    from common.cli import UsageError
+    from studies.config import StudyConfig
+
+    with pytest.raises(UsageError, match=words):
+        StudyConfig.from_flags({"space": "segments", **flags})
+
+
+def test_the_verdict_pays_for_the_looks_the_trials_record():
+    import pandas as pd
+
+    from verdict import looks_from
+
+    assert looks_from(pd.DataFrame({"seed_plan": ["looks:8,12,16"] * 4})) == (8, 12, 16)
+    assert looks_from(pd.DataFrame({"seed_plan": ["looks:12,8"] * 4})) == (3, 5, 8, 12, 20)  # unreadable: conservative

@@ -31,13 +31,18 @@ def prepare(trials: pd.DataFrame) -> pd.DataFrame:
 
 def looks_from(trials: pd.DataFrame) -> tuple[int, ...] | None:
     """The looks a study's seed plan paid for: every trial "fixed" -> None (one look), every trial
-    "auto:N" with one N -> plan(N); absent, unreadable or differing plans -> the conservative LOOKS."""
+    "auto:N" with one N -> plan(N), "looks:A,B,..." -> those counts; absent, unreadable or differing plans
+    -> the conservative LOOKS."""
     column = trials["seed_plan"] if "seed_plan" in trials.columns else pd.Series("", index=trials.index)
     plans = set(column.astype("string").fillna("").astype(str).str.strip().str.lower()) if len(trials) else {""}
     if plans == {"fixed"}:
         return None
-    if len(plans) == 1 and (p := plans.pop()).startswith("auto:") and p[5:].isdigit() and int(p[5:]) >= 1:
+    p = plans.pop() if len(plans) == 1 else ""
+    if p.startswith("auto:") and p[5:].isdigit() and int(p[5:]) >= 1:
         return plan(int(p[5:]))
+    counts = p[6:].split(",") if p.startswith("looks:") else []
+    if counts and all(k.isdigit() and int(k) >= 2 for k in counts) and sorted(set(map(int, counts))) == list(map(int, counts)):
+        return tuple(map(int, counts))
     return LOOKS
 
 
