@@ -48,3 +48,44 @@ def deterministic_undone():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# ---------------------------------------------------------------- pages drawn once, read by several tests
+
+@pytest.fixture(scope="session")
+def joint_page(tmp_path_factory):
+    """A synthetic joint study with some failed trials, drawn once: its tidy trials, config, figures and page."""
+    import reports
+    from records.synthetic import synthetic_config, synthetic_trials
+
+    trials, config = reports.tidy(synthetic_trials("middle", space="joint", fail_every=9)), synthetic_config("joint")
+    page = reports.write(trials, config, tmp_path_factory.mktemp("joint") / "report.html")
+    return SimpleNamespace(tidy=trials, config=config, figures=reports.figures(trials, config), page=page)
+
+
+@pytest.fixture(scope="session")
+def hostile_page(tmp_path_factory):
+    """A study whose strings carry markup (records.synthetic.write_hostile_study), drawn once."""
+    import reports
+    from records.synthetic import write_hostile_study
+
+    folder = write_hostile_study(tmp_path_factory.mktemp("hostile") / "hostile")
+    trials, config = reports.load_study_dir(folder)
+    return SimpleNamespace(figures=reports.figures(trials, config), page=reports.write(trials, config,
+                                                                                       folder / "report.html"))
+
+
+@pytest.fixture(scope="session")
+def compared_runs(tmp_path_factory):
+    """runs/: a segments study with its page, a joint one without, a folder that is no study, and the
+    comparison page of the two studies (6 figures and a note, 7 figures)."""
+    import reports
+    from records.synthetic import write_synthetic_study
+    from studies.spaces import SPACES
+
+    runs = tmp_path_factory.mktemp("compare") / "runs"
+    a = write_synthetic_study(runs / "segments", "middle", seeds=5)
+    b = write_synthetic_study(runs / "joint", "end", space="joint", seeds=5, facts=SPACES["joint"].facts())
+    (runs / "junk").mkdir()
+    reports.write(*reports.load_study_dir(a), a / "report.html")
+    return SimpleNamespace(runs=runs, page=reports.write_compare([a, b]))

@@ -12,7 +12,7 @@ import pytest
 import reports
 from reports.browser import find_chromium, render_dom
 from records.table import write_trial_tables
-from records.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
+from records.synthetic import synthetic_config, synthetic_trials
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,
@@ -174,16 +174,8 @@ def reader_study(tmp_path_factory):
     return reports.write(df, cfg, d / "report.html"), reports.tidy(df)
 
 
-@pytest.fixture(scope="module")
-def joint_report(tmp_path_factory):
-    d = write_synthetic_study(tmp_path_factory.mktemp("b") / "joint", "middle", space="joint", fail_every=11)
-    df, cfg = reports.load_study_dir(d)
-    figs = reports.figures(df, cfg)
-    return reports.write(df, cfg, d / "report.html"), figs, reports.tidy(df)
-
-
-def test_every_figure_draws_offline_without_errors_and_table_works(joint_report, tmp_path):
-    page, figs, t = joint_report
+def test_every_figure_draws_offline_without_errors_and_table_works(joint_page, tmp_path):
+    page, figs, t = joint_page.page, joint_page.figures, joint_page.tidy
     n = sum(not isinstance(f, reports.NoData) for _, f in figs)
     assert n == 7
     dom, console = _open(page, tmp_path, TABLE_DRIVER + GEOMETRY_PROBE)
@@ -197,14 +189,10 @@ def test_every_figure_draws_offline_without_errors_and_table_works(joint_report,
     assert check["shown"] == n_depthwise and check["count"] == f"showing {n_depthwise} of {len(t)} trials"
 
 
-def test_hostile_study_draws_and_runs_none_of_its_markup(tmp_path):
-    d = write_hostile_study(tmp_path / "hostile")
-    df, cfg = reports.load_study_dir(d)
-    figs = reports.figures(df, cfg)
-    n = sum(not isinstance(f, reports.NoData) for _, f in figs)
+def test_hostile_study_draws_and_runs_none_of_its_markup(hostile_page, tmp_path):
+    n = sum(not isinstance(f, reports.NoData) for _, f in hostile_page.figures)
     assert n == 6  # the segments space: the order x nonlinearity section is a note
-    page = reports.write(df, cfg, d / "report.html")
-    dom, console = _open(page, tmp_path)
+    dom, console = _open(hostile_page.page, tmp_path)
     _check_drawn(dom, console, n)
     opening = re.search(r"<html[^>]*>", dom).group(0)
     assert "pwned" not in opening, opening  # neither <script> nor <img onerror> ran
@@ -214,11 +202,8 @@ def test_hostile_study_draws_and_runs_none_of_its_markup(tmp_path):
 
 
 @pytest.mark.slow
-def test_compare_page_draws(tmp_path):
-    a = write_synthetic_study(tmp_path / "runs" / "a", "middle")
-    b = write_synthetic_study(tmp_path / "runs" / "b", "end", space="nonlinearity")
-    out = reports.write_compare([a, b])
-    dom, console = _open(out, tmp_path)
+def test_compare_page_draws(compared_runs, tmp_path):
+    dom, console = _open(compared_runs.page, tmp_path)
     _check_drawn(dom, console, 6 + 7)
 
 

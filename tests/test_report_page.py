@@ -15,8 +15,7 @@ import reports
 import reports.__main__ as reports_main
 from records import record
 from common.mask import mask_secrets
-from records.synthetic import synthetic_config, synthetic_trials, write_hostile_study, write_synthetic_study
-from studies.spaces import SPACES
+from records.synthetic import synthetic_config, synthetic_trials, write_synthetic_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr:et/pw"
@@ -42,9 +41,8 @@ def _run_cli_subprocess(*args):
     )
 
 
-def test_figures_titles_types_and_units():
-    t = reports.tidy(synthetic_trials("middle", space="joint"))
-    figs = reports.figures(t, synthetic_config("joint"))
+def test_figures_titles_types_and_units(joint_page):
+    figs = joint_page.figures
     assert [title for title, _ in figs][:3] == ["Accuracy vs MACs", "Accuracy vs parameters", "Accuracy vs latency"]
     assert len(figs) == 7 and all(isinstance(f, go.Figure) for _, f in figs)
     axes = []
@@ -68,9 +66,8 @@ def test_figures_say_why_when_no_data():
     assert all(isinstance(f, reports.NoData) and "no trials" in f.reason for _, f in empty)
 
 
-def test_write_is_self_contained_and_plotly_once(tmp_path):
-    t = reports.tidy(synthetic_trials("middle", space="joint", fail_every=9))
-    p = reports.write(t, synthetic_config("joint"), tmp_path / "out" / "report.html")
+def test_write_is_self_contained_and_plotly_once(joint_page, tmp_path):
+    p = joint_page.page
     html = p.read_text(encoding="utf-8")
     assert p.name == "report.html" and html.startswith("<!DOCTYPE html>")
     assert html.count("plotly.js v") == 1  # the library header, inlined once
@@ -87,10 +84,8 @@ def test_write_is_self_contained_and_plotly_once(tmp_path):
                          tmp_path / "raw.html").read_text(encoding="utf-8") == html
 
 
-def test_everything_from_the_study_is_escaped(tmp_path):
-    d = write_hostile_study(tmp_path / "evil")
-    df, cfg = reports.load_study_dir(d)
-    html = reports.write(df, cfg, d / "report.html").read_text(encoding="utf-8")
+def test_everything_from_the_study_is_escaped(hostile_page):
+    html = hostile_page.page.read_text(encoding="utf-8")
     # no markup from the study survives as markup: neither in the page nor in the figures' JSON
     assert "<script>document" not in html and "<img src=x" not in html and "<b>" not in html
     assert "&lt;script&gt;document.documentElement" in html  # shown as text
@@ -98,13 +93,8 @@ def test_everything_from_the_study_is_escaped(tmp_path):
     assert "x&lt;script&gt;" in html  # the study name in the header
 
 
-def test_compare_and_index(tmp_path):
-    runs = tmp_path / "runs"
-    a = write_synthetic_study(runs / "segments", "middle", seeds=5)
-    b = write_synthetic_study(runs / "joint", "end", space="joint", seeds=5, facts=SPACES["joint"].facts())
-    (runs / "junk").mkdir()
-    reports.write(*reports.load_study_dir(a), a / "report.html")
-    out = reports.write_compare([a, b])
+def test_compare_and_index(compared_runs):
+    runs, out = compared_runs.runs, compared_runs.page
     assert out == runs.resolve() / "compare.html"
     html = out.read_text(encoding="utf-8")
     assert html.count("plotly.js v") == 1
