@@ -1,5 +1,6 @@
-"""Fixtures the test files share: one tiny study trained once for the session by a real run_study.py
-process, and what a study run in this process needs to leave it as it was."""
+"""Fixtures the test files share: one torch thread for every test; one tiny study trained once for the session
+by a real run_study.py process, and what a study run in this process needs to leave it as it was; the report
+pages that several tests read, drawn once."""
 import os
 from types import SimpleNamespace
 
@@ -7,6 +8,14 @@ import pytest
 import torch
 
 from tests._study import run_study, tiny
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Every test starts on one torch thread (one that wants more sets it): the suite's networks are tiny, and
+    on two cores that other processes share a second thread waits more than it computes (the training,
+    network and cost tests: 15 s on one thread, 107 s on two, with two other processes busy)."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
