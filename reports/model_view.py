@@ -63,8 +63,8 @@ def _summary(conv: dict, layers: pd.DataFrame) -> str:
     how = ("each block's inner width at its conv's output channels (unmatched)" if match == "none" else
            f"each block sized to cost its conv's {'MACs' if match == 'macs' else 'params'} (within 3%, or the "
            f"closest its segment count allows: the ratio column), so every position costs what the model costs")
-    return (f"{conv.get('ref', '?')} (file {source.get('file', '?')}, sha256 {str(source.get('sha256', '?'))[:12]}...), "
-            f"{conv.get('num_classes', '?')} classes at {shape}: {human_count(original.get('params'))} params, "
+    return (f"Function {source.get('function', '?')} of {source.get('file', '?')} (sha256 "
+            f"{str(source.get('sha256', '?'))[:12]}...) for {conv.get('num_classes', '?')} classes at {shape}: {human_count(original.get('params'))} params, "
             f"{human_count(original.get('macs'))} MACs. Its {n} kxk convs{only} become a 1x1 and a kxk step in "
             f"segments groups; {how}. Positions: segment counts that divide every converted layer (base width "
             f"{conv.get('base_width', '?')}: depthwise is group width 1 in every layer).")
