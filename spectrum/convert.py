@@ -22,7 +22,7 @@ Definitions
   by its groups), so matching never narrows which positions a layer allows.
 - Inner width by `match`. "none": M is the conv's output channels C_out in both orders (spatial first: kxk C_in ->
   C_out in `segments` groups, then 1x1 C_out -> C_out; pointwise first: 1x1 C_in -> C_out, then kxk C_out -> C_out
-  in `segments` groups), so a conv with C_in == C_out becomes exactly contract 2's
+  in `segments` groups), so a conv with C_in == C_out becomes exactly the harness's
   `SpectrumBlock(BlockSpec(C, C, segments, order))`, as does any conv pointwise first. "macs" / "params": the
   block's cost is linear in M, so M is the multiple of the segment count (at least one) nearest to the width at
   which the block costs what the conv cost, layer by layer. The report states each layer's ratio (block / conv); it lies within `TOLERANCE` (3%) wherever a

@@ -2,7 +2,7 @@
 
 The model (spectrum.user_model) is converted at each position (spectrum.convert) and counted by fvcore
 (spectrum.counting.count: params, MACs, activations; conv-only MACs from fvcore's own conv count). Writes
-DIR/cost.csv (contract 7's columns, then conv_macs and the ratios to the unconverted model), DIR/layers.csv (one row
+DIR/cost.csv (the columns of every cost.csv, then conv_macs and the ratios to the unconverted model), DIR/layers.csv (one row
 per position and converted layer: the conv, its block, segments, inner width, MACs and params before and after,
 ratio, tolerance) and DIR/cost.json (the command, the model's source with its sha256, the unconverted model's
 counts, the environment). `--points all` is every position every converted layer allows

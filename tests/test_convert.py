@@ -1,4 +1,4 @@
-"""`spectrum.convert` (contract 12) on networks written without the spectrum package (tests/_user_models.py): the
+"""`spectrum.convert` on networks written without the spectrum package (tests/_user_models.py): the
 input untouched, shapes kept at every position in both orders, MACs equal to fvcore's and to the closed form
 written here, matched costs within the stated tolerance, a converted ResNet-18 that trains, the harness's own
 block reproduced, and one-line usage errors; `spectrum.user_model` loading and its errors."""

@@ -1,4 +1,4 @@
-"""`python -m spectrum.cost --model FILE.py:FUNCTION` (contract 12): cost.csv one row per position (contract 7's
+"""`python -m spectrum.cost --model FILE.py:FUNCTION`: cost.csv one row per position (the cost table's
 columns first), layers.csv one row per position and converted layer, cost.json with the model's source; one-line
 usage errors, exit 2. One real process; the rest through main(argv)."""
 import hashlib

@@ -1,4 +1,4 @@
-"""run_study.py --model FILE.py:FUNCTION (contract 12, studies.model): a tiny study of the tests' own ResNet-18
+"""run_study.py --model FILE.py:FUNCTION (studies.model): a tiny study of the tests' own ResNet-18
 (tests/_user_models.py, base width 8) on synthetic data, in this process: the positions its converted layers
 allow, the model's source and hash on every trial, the page's conversion table, one budget "as the model"; a
 resume with a changed model file refused in one line; every bad --model input one line and exit 2 before any

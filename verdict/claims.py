@@ -106,7 +106,7 @@ def claim_specs(t: pd.DataFrame) -> list[ClaimSpec]:
 
 @dataclass(frozen=True, eq=False)  # compared as the mapping it reads as
 class Claim(Mapping):
-    """One tested statement (contract 10), typed; it reads as the contract's dict too (claim["outcome"],
+    """One tested statement, typed; it reads as the dict verdict.json writes too (claim["outcome"],
     dict(claim)), so verdict.json and the page take it as it is. Accuracies and bounds in points."""
 
     question: str
