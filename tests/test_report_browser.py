@@ -239,6 +239,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 def test_screenshot_writes_png(reader_study, tmp_path):
     page, _ = reader_study
-    png = reports.screenshot(page, tmp_path / "shot.png", 1400, 3000)  # kept in pytest's tmp folder to look at
+    # in pytest's tmp folder, kept to look at with -o tmp_path_retention_policy=all (pyproject keeps failures')
+    png = reports.screenshot(page, tmp_path / "shot.png", 1400, 3000)
     data = png.read_bytes()
     assert _png_size(data) == (1400, 3000) and len(data) > 100_000
