@@ -1,13 +1,13 @@
 """Fixtures the test files share: one torch thread for every test; one tiny study trained once for the session
-by a real run_study.py process, and what a study run in this process needs to leave it as it was; the report
-pages that several tests read, drawn once."""
+(from this process, by two worker processes), and what a study run in this process needs to leave it as it was;
+the report pages that several tests read, drawn once. Test folders live in memory where the machine has it."""
 import os
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from tests._study import run_study, tiny
+from tests._study import cli, study_here, tiny
 
 
 def _memory_backed(folder: str = "/dev/shm", room: int = 1 << 30) -> bool:
@@ -40,12 +40,12 @@ def one_torch_thread():
 def trained_study(tmp_path_factory):
     """The session's finished study, trained once and read by every test that asks what a finished study
     holds (its outputs, Optuna's view of it, a resume, two workers sharing it, --deterministic): the segments
-    space unmatched (segment counts 1, 2, 4) x 2 seeds, in a real run_study.py with two worker processes."""
+    space unmatched (segment counts 1, 2, 4) x 2 seeds, run from this process by two worker processes."""
     out = tmp_path_factory.mktemp("trained") / "run"
     settings = ["--space", "segments", "--match", "none", *tiny(2), "--deterministic"]
     args = [*settings, "--out", str(out)]  # the command a resume repeats
-    done = run_study(*args, "--workers", "2")
-    assert done.returncode == 0, done.stderr
+    with study_here():
+        assert cli(*args, "--workers", "2") == 0, "run_study.py failed: its line is in the captured stderr"
     return SimpleNamespace(out=out, settings=settings, args=args, journal=out / "study.journal",
                            name="spectrum-segments")
 
@@ -62,19 +62,9 @@ def single_thread_study(monkeypatch):
 
 @pytest.fixture
 def deterministic_undone():
-    """A --deterministic study in this process turns torch's deterministic algorithms on process-wide (and
-    sets KERNELS_AUTOTUNE, CUBLAS_WORKSPACE_CONFIG): all put back after the test."""
-    saved = {name: os.environ.get(name) for name in ("KERNELS_AUTOTUNE", "CUBLAS_WORKSPACE_CONFIG")}
-    cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
-    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
-    yield
-    torch.use_deterministic_algorithms(was[0], warn_only=was[1])
-    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    """A --deterministic study in this process, put back after the test (study_here)."""
+    with study_here():
+        yield
 
 
 # ---------------------------------------------------------------- pages drawn once, read by several tests

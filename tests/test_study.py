@@ -1,7 +1,7 @@
 """run_study.py end to end on small synthetic studies: outputs, resume, workers, Ctrl-C and kill -9 on real
 processes; usage errors checked in this process through main(), one of them from the command line. The
-session's one trained study (tests/conftest.py, a real run_study.py with two workers) is read by the tests
-that ask what a finished study holds; the other studies run in this process, on one thread."""
+session's one trained study (tests/conftest.py: run from this process by two worker processes) is read by the
+tests that ask what a finished study holds; the other studies run in this process, on one thread."""
 import json
 import os
 import signal

@@ -9,7 +9,7 @@ import tempfile
 import pandas as pd
 import pytest
 
-from tests._study import cli, completed_points, run_study, tiny
+from tests._study import cli, completed_points, study_here, tiny
 
 
 def _pg_bin(name):
@@ -53,8 +53,8 @@ def postgres_url():
 def test_two_workers_on_postgresql_finish_the_grid_without_duplicates(postgres_url, tmp_path, capsys):
     args = ["--space", "segments", "--match", "none", "--out", str(tmp_path / "run"), "--storage", postgres_url,
             *tiny(2)]
-    out = run_study(*args, "--workers", "2")
-    assert out.returncode == 0, out.stderr
+    with study_here():  # two worker processes, started from this one
+        assert cli(*args, "--workers", "2") == 0, capsys.readouterr().err
     first = pd.read_csv(tmp_path / "run" / "trials.csv")
     points = completed_points(first)
     assert len(points) == len(set(points)) == 3 * 2
