@@ -176,7 +176,8 @@ def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, m
         images=0 if correct is None else int(correct.shape[-1]), metric=metric, n_runs=int(where.size),
         n_diverged=diverged, diverged=text.diverged_share(diverged, int(where.size)),
         points=tuple(_labels(g, spec.points)), weights=tuple(spec.weights),
-        rules_out=text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1]))
+        rules_out=text.NO_SPREAD if n > 1 and se == 0.0 else
+        text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1]))
 
 
 def _rests_on(outcome: str, low, high, r, words) -> tuple:

@@ -17,6 +17,8 @@ __all__ = ["rules_out", "budget_summary", "headline", "method_sentence", "front_
 EXPLORATORY = ("Exploratory: the points were sampled by a search that saw results, without complete seed "
                "blocks, so every budget is drawn without a claim (confirm its front with --confirm DIR).")
 EPOCHS = "more epochs (a longer training lowers the seed spread)"
+NO_SPREAD = ("Nothing is ruled out: the compared runs did not differ from seed to seed, so no interval can be "
+             "drawn (more seeds, or a task where runs differ).")
 LOWER_RATE = "a lower learning rate (--lr, or --lr auto), since runs diverged"
 GUARANTEE = ("the chance of any false claim in the study is at most {alpha:.0f}%, where each point's seed-to-seed "
              "errors are near normal, runs of different seeds are independent, and a point's divergence shows in "
