@@ -147,11 +147,9 @@ class StudyConfig:
     def verdict_looks(self) -> tuple[int, ...] | None:
         """The seed counts the verdict pays alpha for: --looks, the default schedule up to --max-seeds under
         --seeds auto, or None (one look) for a seed count fixed in advance."""
-        from verdict.stats import plan
+        from verdict import design_looks
 
-        if not self.auto_seeds:
-            return None
-        return tuple(self.looks) if self.looks else plan(self.max_seeds)
+        return design_looks(self.seeds, self.max_seeds, self.looks)
 
     @property
     def name(self) -> str:

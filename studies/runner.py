@@ -23,6 +23,7 @@ from .objective import latency_key, measure_latency
 from .outputs import study_meta, write_outputs
 from .plan import StudyPlan, resolve_plan
 from .reproducible import make_deterministic
+from .spaces import SPACES
 from .storage import FolderLock, fail_stale_trials
 from .workers import Pool, StudyError, default_workers, open_study, progress, work
 
@@ -86,8 +87,8 @@ def seeds_to_add(study, config, seeds: dict) -> dict:
     from .outputs import trials_frame
 
     frame = tidy(trials_frame(study))
-    adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds,
-                looks=config.verdict_looks)
+    adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds, looks=config.verdict_looks,
+                questions=SPACES[config.space].questions)  # the claims study_verdict makes, under the same alpha
     return {b: adds.get(budget_label(config, b), 0) for b in seeds if adds.get(budget_label(config, b), 0) > 0}
 
 

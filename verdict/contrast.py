@@ -159,11 +159,14 @@ def pooled_df(points: int, seeds: int) -> int:
     return (points - 1) * (seeds - 1) if points >= POOL_MIN_POINTS else seeds - 1
 
 
-def projected_mde(sd, seeds: int, alpha: float, m: int = 1, power: float = POWER, points: int = 2):
+def projected_mde(sd, seeds: int, alpha: float, m: int = 1, power: float = POWER, points: int = 2,
+                  image_se: float = 0.0):
     """The difference a seed-paired contrast of two points, each with spread `sd`, detects with `power`
-    at `seeds` seeds (df: `pooled_df(points, seeds)`), level alpha two-sided, Bonferroni over m."""
+    at `seeds` seeds (df: `pooled_df(points, seeds)`), level alpha two-sided, Bonferroni over m; `image_se`:
+    the test images' part of its standard error, which more seeds do not shrink."""
     sd = np.asarray(sd, dtype=float)
-    return detectable_se(sd * np.sqrt(2.0 / max(seeds, 1)), pooled_df(points, seeds), alpha, m, power)
+    se = np.hypot(sd * np.sqrt(2.0 / max(seeds, 1)), image_se)
+    return detectable_se(se, pooled_df(points, seeds), alpha, m, power)
 
 
 def cannot_settle(first, cap: int, alpha: float, m: int, margin: float, trained=None) -> np.ndarray:
@@ -175,14 +178,20 @@ def cannot_settle(first, cap: int, alpha: float, m: int, margin: float, trained=
         return np.asarray(projected > DESCRIPTIVE_FACTOR * margin)
 
 
-def seeds_needed(sd: float, alpha: float, margin: float, m: int = 1, points: int = 2, most: int = 1000) -> int | None:
-    """The fewest seeds at which `projected_mde` is at most the margin (None: more than `most`)."""
+def seeds_needed(sd: float, alpha: float, margin: float, m: int = 1, points: int = 2, most: int = 1000,
+                 image_se: float = 0.0) -> int | None:
+    """The fewest seeds at which `projected_mde` is at most the margin (None: more than `most`, or never:
+    the test images' part alone too wide)."""
     if not (np.isfinite(sd) and sd >= 0):
         return None
+
+    def too_wide(n: int) -> bool:
+        return projected_mde(sd, n, alpha, m, points=points, image_se=image_se) > margin
+
     lo, hi = 2, most
-    if projected_mde(sd, hi, alpha, m, points=points) > margin:
+    if too_wide(hi):
         return None
     while lo < hi:  # the projected MDE falls with the seed count
         mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if projected_mde(sd, mid, alpha, m, points=points) > margin else (lo, mid)
+        lo, hi = (mid + 1, hi) if too_wide(mid) else (lo, mid)
     return lo

@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
 
-from dataclasses import replace
-
-from . import words as text
-from .claims import DESCRIPTIVE, Claim, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
-from .contrast import (
-    DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, detectable_se, pooled_df, projected_mde, residual_sd, seeds_needed,
-)
-from .pareto import UNMATCHED, pareto_front, pareto_mask
-from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
 from records.points import DIVERGED, points_table
 from records.table import tidy
 
+from . import words as text
+from .claims import DESCRIPTIVE, Claim, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
+from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
+from .pareto import UNMATCHED, pareto_front, pareto_mask
+from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
 from .data import blocks, claimed, correct_bits, looks_from, prepare
 
 __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
@@ -38,7 +34,6 @@ __all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from",
 
 NO_DATA = "no data"
 SEED_PLAN = "seed_plan"  # `looks` default: take them from the trials' seed_plan
-MOST_SEEDS_SEARCHED = 1000  # the seeds advice looks no further
 
 
 @dataclass(frozen=True)
@@ -141,7 +136,7 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
     if code == OPEN and math.isfinite(sd):  # more seeds shrink the seed part only; the test images' part stays
         seed_sd = sd if correct is None else float(compare(100 * val, 100 * test, ends, alpha=alpha, margin=margin).sd)
         image_se = math.sqrt(max(sd**2 - seed_sd**2, 0.0) * 2 / n)
-        needed = _seeds_needed(seed_sd, image_se, alpha, margin, n_inter, len(labels))
+        needed = seeds_needed(seed_sd, alpha, margin, n_inter, points=len(labels), image_se=image_se)
     r = dict(
         intermediate=str(labels[i]), end=str(labels[e]), difference=float(cmp.difference),
         ci_low=float(cmp.low), ci_high=float(cmp.high), eq_low=float(cmp.eq_low), eq_high=float(cmp.eq_high),
@@ -155,21 +150,6 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
     r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
     rests_on = (cmp.eq_low, cmp.eq_high) if code == EQUIVALENT else (cmp.low, cmp.high)  # what the outcome rests on
     return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(*rests_on), **counts, **r)
-
-
-def _seeds_needed(seed_sd: float, image_se: float, alpha: float, margin: float, m: int, points: int) -> int | None:
-    """The fewest seeds at which the detectable difference is at most the margin, the seed part shrinking with
-    the seeds and the test images' part (`image_se`, points) staying; None where no seed count reaches it."""
-    if image_se == 0.0:
-        return seeds_needed(seed_sd, alpha, margin, m, points=points)
-    mde = lambda n: detectable_se(math.hypot(seed_sd * math.sqrt(2.0 / n), image_se), pooled_df(points, n), alpha, m)  # noqa: E731
-    if not math.isfinite(seed_sd) or mde(MOST_SEEDS_SEARCHED) > margin:
-        return None
-    lo, hi = 2, MOST_SEEDS_SEARCHED
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if mde(mid) > margin else (lo, mid)
-    return lo
 
 
 def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float) -> dict | None:
@@ -193,15 +173,13 @@ def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float) -> dict | N
             "seeds_needed": needed, "settle": text.settle(needed, MOST_SEEDS, int(diverged.sum()))}
 
 
-def _descriptive(b: BudgetVerdict, uncorrected: BudgetVerdict, why: dict) -> BudgetVerdict:
-    """A budget that cannot settle: listed, with its estimate and a plain 95% interval marked uncorrected
-    (`uncorrected`: the same comparison at the study's alpha, no share of it spent), and no claim's level."""
+def _descriptive(b: BudgetVerdict, why: dict) -> BudgetVerdict:
+    """A budget that cannot settle, `b` its comparison at the study's whole alpha: listed, with its estimate
+    and that plain interval marked uncorrected, and no claim's level (no share of alpha spent)."""
     if b.outcome == NO_DATA:
         return b
-    u = uncorrected
-    return replace(b, outcome=DESCRIPTIVE, summary=text.descriptive_summary(b.budget_label, why, u), ci_low=u.ci_low,
-                   ci_high=u.ci_high, eq_low=u.eq_low, eq_high=u.eq_high, level=None, uncorrected=True,
-                   rules_out="", mde=why.get("projected", b.mde), projected_mde=why.get("projected"),
+    return replace(b, outcome=DESCRIPTIVE, summary=text.descriptive_summary(b.budget_label, why, b), level=None,
+                   uncorrected=True, rules_out="", mde=why.get("projected", b.mde), projected_mde=why.get("projected"),
                    seeds_needed=why.get("seeds_needed"), settle=why.get("settle", ""))
 
 
@@ -248,8 +226,8 @@ def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: boo
            for b, (g, _) in data.items()}
     why = {b: w for b, w in why.items() if w is not None}
     a = level(len([b for b in comparable if b not in why]) + sum(s.budget_label not in why for s in specs), looks, alpha)
-    budgets = tuple(_descriptive(_budget(b, g, m, a, margin), _budget(b, g, m, alpha, margin), why[b]) if b in why
-                    else _budget(b, g, m, a, margin) for b, (g, m) in data.items())
+    budgets = tuple(_descriptive(_budget(b, g, m, alpha, margin), why[b]) if b in why else _budget(b, g, m, a, margin)
+                    for b, (g, m) in data.items())
     claims = [segments_claim(x) for x in budgets if x.outcome != NO_DATA]
     claims += [evaluate(s, data[s.budget_label][0], alpha=alpha if s.budget_label in why else a, margin=margin,
                         metric=data[s.budget_label][1], descriptive=s.budget_label in why) for s in specs]
@@ -313,19 +291,22 @@ def study_verdict(trials: pd.DataFrame, config: dict | None = None) -> Verdict:
     return replace(v, leads=tuple(config.get("leads") or ()))
 
 
-def design_looks(seeds: int | str, max_seeds: int) -> tuple[int, ...] | None:
-    """The `looks` a study's verdict and seeds_to_add must share: --seeds auto looks at the planned
-    counts up to its cap (alpha split over those only); a seed count fixed in advance never looks (None)."""
-    return plan(max_seeds) if seeds == "auto" else None
+def design_looks(seeds: int | str, max_seeds: int, looks: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
+    """The `looks` a study's verdict and seeds_to_add must share: --seeds auto looks at `looks` when given,
+    else the planned counts up to its cap (alpha split over those only); a fixed seed count never looks (None)."""
+    if seeds != "auto":
+        return None
+    return tuple(looks) if looks else plan(max_seeds)
 
 
 def seeds_to_add(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int = LOOKS[-1],
-                 alpha: float = ALPHA, looks: tuple[int, ...] = LOOKS) -> dict[str, int]:
+                 alpha: float = ALPHA, looks: tuple[int, ...] = LOOKS,
+                 questions: tuple[str, ...] | None = None) -> dict[str, int]:
     """--seeds auto: per budget label, how many seeds every point should get next (0: settled or at
     the cap). Counts are of seeds completed at every compared point; only a planned look may stop a
-    budget (see reports.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid. Pass the
-    same `looks` to both: LOOKS, or design_looks("auto", max_seeds) for more power under a low cap."""
-    v = verdict(trials, margin=margin, alpha=alpha, looks=looks)
+    budget (see verdict.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid. Pass the
+    same `looks` and `questions` (the space's) to both: LOOKS, or design_looks("auto", max_seeds)."""
+    v = verdict(trials, margin=margin, alpha=alpha, looks=looks, questions=questions)
     open_ = {x["budget_label"] for x in v.claims if x["outcome"] == OUTCOMES[OPEN]}
     return {b.budget_label: 0 if b.outcome == DESCRIPTIVE else
             next_seed_count(b.n_seeds, b.budget_label not in open_, max_seeds, looks) - b.n_seeds
