@@ -18,6 +18,11 @@ def one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
+def folded(text) -> str:
+    """Any text as one line, its whitespace (newlines included) folded to single spaces."""
+    return " ".join(str(text).split())
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose usage error is a `UsageError` (no usage block); `parse_or_exit` prints it as one line
     (`prog: error: ...`) and exits 2."""

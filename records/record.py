@@ -55,7 +55,7 @@ class TrialRecord:
     widths: str = _f("widths", identifies=True)  # module widths joined by '-': one network per value
     min_width: int = _f()
     seed: int = _f("seed")
-    seed_plan: str = _f()  # "fixed", or "auto:N" with N the seed cap: the looks the verdict pays for
+    seed_plan: str = _f()  # "fixed", "auto:N" (N the seed cap) or "looks:A,B,...": the looks the verdict pays for
     # cost
     params: int = _f("params")
     macs: int = _f("MACs")

@@ -43,10 +43,10 @@ from fractions import Fraction
 import torch
 from torch import nn
 
-from common.cli import UsageError
+from common.cli import UsageError, folded
 from common.vocabulary import ORDERS, check_one_of, divisors
 from .block import ACTIVATIONS
-from .counting import _eval_mode, first_tensor
+from .counting import eval_mode, first_tensor
 from .devices import check_input_shape
 from .position import Position
 
@@ -138,10 +138,6 @@ def _describe(step: Step, stride=(1, 1), dilation=(1, 1)) -> str:
     return text + (" +bias" if step.bias else "")
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 # ---------------------------------------------------------------- selection, positions, shapes
 
 
@@ -158,7 +154,7 @@ def convertible(model: nn.Module, only: str | None = None) -> list[tuple[str, nn
     try:
         pattern = re.compile(only)
     except (re.error, TypeError) as exc:
-        raise ConversionError(f"only={only!r} is not a regular expression: {_one_line(exc)}") from None
+        raise ConversionError(f"only={only!r} is not a regular expression: {folded(exc)}") from None
     chosen = [(n, m) for n, m in found if pattern.search(n)]
     if not chosen:
         names = ", ".join(n or "''" for n, _ in found[:8]) + (f", ... ({len(found)} in all)" if len(found) > 8 else "")
@@ -247,11 +243,11 @@ def conv_calls(model: nn.Module, names, input_shape) -> dict:
         for name in names:
             stack.callback(modules[name].register_forward_hook(hook(name)).remove)
         try:
-            with _eval_mode(model), torch.no_grad():
+            with eval_mode(model), torch.no_grad():
                 model(x)
         except Exception as exc:  # noqa: BLE001 - the user's forward: one line naming the input
             raise ConversionError(f"a forward pass on an input of shape {shape} failed: {type(exc).__name__}: "
-                                  f"{_one_line(exc)}") from None
+                                  f"{folded(exc)}") from None
     silent = [name for name, c in calls.items() if not c]
     if silent:
         raise ConversionError(f"layer {silent[0]!r} is not called by a forward pass on an input of shape {shape}; "

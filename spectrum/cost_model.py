@@ -24,7 +24,7 @@ from common.cli import UsageError, positive_int
 from common.vocabulary import ORDERS
 from .convert import (MATCHES, ConversionError, allowed_positions, conv_calls, convert_report, convertible,
                       layer_segments)
-from .counting import count, first_tensor
+from .counting import count, eval_mode, first_tensor
 from .devices import environment
 
 __all__ = ["MODEL_FLAGS", "ModelRun", "add_model_arguments", "check_net_flags", "conv_macs", "layer_view",
@@ -115,15 +115,10 @@ def conv_macs(model: nn.Module, input_shape) -> int:
     ref = first_tensor(model)
     x = torch.zeros((1, *input_shape), dtype=ref.dtype if ref is not None else torch.float32,
                     device=ref.device if ref is not None else "cpu")
-    training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            analysis = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
-            return int(analysis.uncalled_modules_warnings(False).tracer_warnings("none").by_operator()["conv"])
-    finally:
-        model.train(training)
+    with eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+        return int(analysis.uncalled_modules_warnings(False).tracer_warnings("none").by_operator()["conv"])
 
 
 def _totals(model: nn.Module, shape) -> dict:

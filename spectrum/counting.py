@@ -130,7 +130,7 @@ def _rows(model: nn.Module) -> list[str]:
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module):
+def eval_mode(model: nn.Module):
     """Eval mode for the duration (BatchNorm keeps its running stats), every module's own flag restored after."""
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -164,7 +164,7 @@ def count(model: nn.Module, input_shape, *, memory_format: str = "nchw") -> Coun
     x = torch.zeros((1, *shape), dtype=dtype, device=device)
     if memory_format == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
-    with _eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+    with eval_mode(model), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         analysis = _analysis(model, x)
         stats = analysis.by_module_and_operator()

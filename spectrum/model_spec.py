@@ -15,6 +15,8 @@ from typing import ClassVar
 
 from torch import nn
 
+from common.cli import UsageError
+
 from .convert import Conversion, convert_report
 from .position import Position
 
@@ -40,7 +42,6 @@ class ModelSpec:
     only: str | None = None
     widths: tuple[int, ...] = ()
     kernel_size: int | None = None  # the converted convs' kernel side when they share one square kernel
-    min_channels: int | None = None
 
     intermediate_norm: ClassVar[bool] = False  # a converted block has no norm between its steps
 
@@ -52,7 +53,12 @@ class ModelSpec:
         widths = tuple(layer.inner_width for layer in conversion.layers)
         return cls(ref, source["file"], source["sha256"], num_classes, tuple(conversion.input_shape),
                    Position.parse(conversion.position), conversion.order, conversion.activation, conversion.match,
-                   conversion.only, widths, kernel_size, min(widths))
+                   conversion.only, widths, kernel_size)
+
+    @property
+    def min_channels(self) -> int | None:
+        """The narrowest converted layer's inner width."""
+        return min(self.widths) if self.widths else None
 
     @property
     def name(self) -> str:
@@ -67,9 +73,13 @@ class ModelSpec:
         return self.input_shape[-1]
 
     def conversion(self) -> Conversion:
-        """Load the model afresh and convert it (a `common.cli.UsageError`, one line, if either fails)."""
-        from .user_model import load_model
+        """Load the model afresh and convert it (a `common.cli.UsageError`, one line, if either fails, or if the
+        file is no longer the one the study recorded)."""
+        from .user_model import load_model, model_source
 
+        if model_source(self.ref)["sha256"] != self.sha256:
+            raise UsageError(f"--model {self.ref}: {self.file} changed since the study started (its sha256 is "
+                             f"recorded with every trial); rerun the study to train the new file")
         model = load_model(self.ref, self.num_classes, self.in_channels)
         return convert_report(model, self.position.label, self.order, self.activation, self.match, self.only,
                               self.input_shape)

@@ -24,13 +24,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from common.cli import UsageError
+from common.cli import UsageError, folded
 
 __all__ = ["ModelRef", "load_function", "load_model", "model_source", "parse_ref"]
-
-
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ def _import_file(path: str):
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - the user's file: one line
         sys.modules.pop(name, None)
-        raise UsageError(f"model file {path!r} failed to import: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"model file {path!r} failed to import: {type(exc).__name__}: {folded(exc)}") from None
     finally:
         sys.path.remove(os.path.dirname(full))
     return module
@@ -83,9 +79,9 @@ def _import_module(name: str):
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):  # the module itself (or a parent package) is missing
             raise UsageError(f"model module {name!r} does not exist (no module named {exc.name!r})") from None
-        raise UsageError(f"model module {name!r} failed to import: ModuleNotFoundError: {_one_line(exc)}") from None
+        raise UsageError(f"model module {name!r} failed to import: ModuleNotFoundError: {folded(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module: one line
-        raise UsageError(f"model module {name!r} failed to import: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"model module {name!r} failed to import: {type(exc).__name__}: {folded(exc)}") from None
 
 
 def load_function(ref):
@@ -124,7 +120,7 @@ def load_model(ref, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
     except Exception as exc:  # noqa: BLE001 - the user's function: one line naming the call
         call = ", ".join(f"{k}={v}" for k, v in kwargs.items())
         raise UsageError(f"{ref.function}({call}) from {ref.source!r} raised {type(exc).__name__}: "
-                         f"{_one_line(exc)}") from None
+                         f"{folded(exc)}") from None
     if not isinstance(model, nn.Module):
         raise UsageError(f"{ref} returned a {type(model).__name__}, not a torch.nn.Module")
     return model

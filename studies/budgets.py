@@ -48,6 +48,8 @@ def grid_networks(space, config, in_channels: int, image_size: int, num_classes:
         point = Run.from_params(params, config).network()
         try:
             specs[point] = network_for(point, config, in_channels, image_size, num_classes)
+        except UsageError:  # already names its flag (--model, --only)
+            raise
         except ValueError as err:
             raise UsageError(f"--budgets: {point.budget:,.0f} {config.match} is out of reach: {err}") from None
     return specs

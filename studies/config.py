@@ -144,14 +144,6 @@ class StudyConfig:
         return cls(**{k: v for g in groups for k, v in g.items()}, **flags, command=command)
 
     @property
-    def verdict_looks(self) -> tuple[int, ...] | None:
-        """The seed counts the verdict pays alpha for: --looks, the default schedule up to --max-seeds under
-        --seeds auto, or None (one look) for a seed count fixed in advance."""
-        from verdict import design_looks
-
-        return design_looks(self.seeds, self.max_seeds, self.looks)
-
-    @property
     def name(self) -> str:
         return self.study_name or f"spectrum-{self.space}"
 

@@ -1,5 +1,5 @@
-"""--model FILE.py:FUNCTION (or package.module:FUNCTION): your own network studied across the spectrum (contract
-12), through the same spaces, data, verdict and page as the harness's own networks.
+"""--model FILE.py:FUNCTION (or package.module:FUNCTION): your own network studied across the spectrum,
+through the same spaces, data, verdict and page as the harness's own networks.
 
 Flags. `--model` names the network; FUNCTION gets the dataset's `num_classes`, and `in_channels` where its
 signature takes it (spectrum.user_model). `--only REGEX` converts only the kxk convs whose qualified name matches

@@ -138,9 +138,9 @@ class Objective:
         from .train import fit, scored_on_test
 
         config, data = self.plan.config, self.data
-        torch.manual_seed(run.seed)  # the initial weights belong to the run, not to what the worker ran before
         try:
-            spec = self.plan.network(run)
+            spec = self.plan.network(run)  # may build a model first (--model, resolved once per worker)
+            torch.manual_seed(run.seed)  # the initial weights belong to the run, not to what the worker ran before
             model = build_network(spec, config.backend)
         except ValueError as err:
             raise InvalidSpec(str(err)) from err

@@ -87,7 +87,7 @@ def seeds_to_add(study, config, seeds: dict) -> dict:
     from .outputs import trials_frame
 
     frame = tidy(trials_frame(study))
-    adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds, looks=config.verdict_looks,
+    adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds,  # looks: the trials' seed plan
                 questions=SPACES[config.space].questions)  # the claims study_verdict makes, under the same alpha
     return {b: adds.get(budget_label(config, b), 0) for b in seeds if adds.get(budget_label(config, b), 0) > 0}
 

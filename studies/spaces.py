@@ -19,7 +19,6 @@ from common.vocabulary import ACTIVATION_NAMES, ORDERS, QUESTIONS, divisors
 from .confirm import front_points
 
 NONLINEARITIES = ACTIVATION_NAMES[:5]  # the joint space's: none, relu, elu, gelu, silu
-FIRST_SEEDS = 3  # --seeds auto: every point starts with this many seeds (see the verdict's schedule)
 LR_GRID = (1e-3, 3e-3, 1e-2)  # --lr auto: the rates each point tries (the fixed default in the middle)
 
 
@@ -67,10 +66,13 @@ def seed_choices(config) -> list[int]:
 
 
 def first_seeds(config) -> int:
-    """How many seeds every point starts with."""
+    """How many seeds every point starts with: the fixed count, or the first look of --seeds auto (--looks, else
+    the verdict's schedule up to --max-seeds)."""
+    from verdict.stats import plan
+
     if not config.auto_seeds:
         return config.seeds
-    return config.looks[0] if config.looks else min(FIRST_SEEDS, config.max_seeds)
+    return (config.looks or plan(config.max_seeds))[0]
 
 
 def budgets(config) -> list:

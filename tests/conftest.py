@@ -53,11 +53,9 @@ def trained_study(tmp_path_factory):
 @pytest.fixture
 def single_thread_study(monkeypatch):
     """A study run in this process takes one torch thread and one worker, as the runner chooses on a one-core
-    machine: on two shared cores a second thread of a tiny network waits more than it computes."""
-    threads = torch.get_num_threads()
+    machine: on two shared cores a second thread of a tiny network waits more than it computes (each test
+    starts on one thread again: one_torch_thread)."""
     monkeypatch.setattr("studies.runner.os.cpu_count", lambda: 1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

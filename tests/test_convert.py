@@ -20,16 +20,6 @@ MODELS = "tests/_user_models.py"
 POSITIONS = ("regular", "segments=2", "segments=4", "group_width=16", "depthwise")
 
 
-THREADS = torch.get_num_threads()
-
-
-def setup_module():
-    torch.set_num_threads(1)  # batch-1 passes and small steps: faster so, most of all on shared cores
-
-
-def teardown_module():
-    torch.set_num_threads(THREADS)
-
 
 @pytest.fixture(scope="module")
 def r18():

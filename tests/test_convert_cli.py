@@ -18,12 +18,6 @@ from tests._user_models import mobilenet, resnet18
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = "tests/_user_models.py"
-THREADS = torch.get_num_threads()
-
-
-def teardown_module():
-    torch.set_num_threads(THREADS)  # --threads 1 sets it for the process
-
 
 def test_a_real_process_writes_every_allowed_position_and_its_layers(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}

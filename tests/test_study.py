@@ -204,7 +204,7 @@ def test_ctrl_c_then_kill_9_mid_study_keep_every_finished_trial_and_the_rerun_co
     # non-interactive shell (which ignores SIGINT for `&` jobs, and a child inherits that)
     proc = _start_study(args, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _wait_mid_study(journal, proc)
+    _wait_mid_study(journal, proc, waiting=4)  # so the rerun below still has runs waiting after one more
     signals = _signal_state(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
     stdout, stderr = proc.communicate(timeout=60)
@@ -215,7 +215,8 @@ def test_ctrl_c_then_kill_9_mid_study_keep_every_finished_trial_and_the_rerun_co
     assert len(finished) >= 2
 
     proc = _start_study(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_mid_study(journal, proc, complete=len(finished) + 1, waiting=0)  # this run trained one, trains more
+    # this run trained one and has one still waiting: the kill lands before the study can end, however slow
+    _wait_mid_study(journal, proc, complete=len(finished) + 1, waiting=1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _journal_frame(journal)

@@ -11,10 +11,12 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-import torch
 
 import run_study
 from common.cli import UsageError
+from spectrum import convert_report
+from spectrum.model_spec import ModelSpec
+from spectrum.user_model import load_model, model_source
 from studies.config import StudyConfig
 from studies.model import check_stored
 
@@ -33,17 +35,7 @@ def tiny(model: str, out: Path, *more) -> list:
             "--quiet", "--out", out, *more]
 
 
-@pytest.fixture
-def one_thread(monkeypatch):
-    """One torch thread, as the runner chooses on a one-core machine: on two shared cores a second thread of
-    a tiny network waits more than it computes."""
-    threads = torch.get_num_threads()
-    monkeypatch.setattr("studies.runner.os.cpu_count", lambda: 1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_a_study_of_your_own_network_and_a_changed_model_file_refused(tmp_path, capsys, one_thread):
+def test_a_study_of_your_own_network_and_a_changed_model_file_refused(tmp_path, capsys, single_thread_study):
     models = tmp_path / "my_models.py"
     shutil.copy(MODELS, models)
     ref, out = f"{models}:resnet18_w8", tmp_path / "run"
@@ -73,7 +65,12 @@ def test_a_study_of_your_own_network_and_a_changed_model_file_refused(tmp_path, 
     for text in ("layer4.1.conv2", "3x3 64-&gt;64", "3x3/g4 8-&gt;24 + 1x1 24-&gt;8", "params before", "MACs after"):
         assert text in page, text
 
+    made = convert_report(load_model(ref, 10, 3), "segments=2", only="layer", input_shape=(3, 16, 16))
+    spec = ModelSpec.of(made, ref, model_source(ref), 10)
+    spec.build()  # the file the spec was made from
     models.write_text(models.read_text() + "\n# edited\n")
+    with pytest.raises(UsageError, match="changed since the study started"):
+        spec.build()  # a worker never trains an edited file under the recorded hash
     code, err = cli(tiny(ref, out), capsys)
     assert code == 2 and len(err) == 1, err
     assert f"argument --model: {models} changed since the study's trials were trained" in err[0]

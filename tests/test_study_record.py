@@ -1,6 +1,5 @@
 """The one trial record, Optuna's public view of a study, interruptions that lose nothing, no leaked secrets."""
 import json
-from dataclasses import replace
 
 import optuna
 import pandas as pd
@@ -74,7 +73,7 @@ def test_a_lock_error_mid_trial_is_an_interruption_and_the_point_is_trained_agai
                                                                                   single_thread_study):
     """The loss seen under load: Ctrl-C landed in the journal lock's clean-up, the trial was stored FAIL
     with FileNotFoundError, and the rerun skipped its point. Any failure but divergence or a bad spec is
-    an interruption now: the same run trains the point again."""
+    an interruption: the same run trains the point again."""
     import studies.train as train
     from studies.runner import run
 
@@ -133,11 +132,10 @@ def test_seeds_auto_adds_the_seeds_the_rule_asks_for_and_a_rerun_resumes_them(tm
                                                                               single_thread_study):
     """The runner enqueues exactly the seeds `seeds_to_add` asks for, reads them back from the storage on
     a rerun (no seed added twice), and stops at the cap."""
-    import importlib
 
     from studies.runner import run
 
-    verdict_module = importlib.import_module("verdict")  # the package the runner asks
+    import verdict as verdict_module  # the package the runner asks
 
     asked = []
 

@@ -120,12 +120,13 @@ def test_a_study_with_lr_auto_trains_each_point_at_its_tuned_rate(tmp_path, sing
 
 def test_a_spaces_defaults_fill_in_by_group_and_flags_win():
     from studies.config import StudyConfig
+    from studies.spaces import first_seeds
 
     paper = StudyConfig.from_flags({"space": "paper"})
     assert (paper.seeds, paper.looks, paper.max_seeds) == ("auto", (8, 12, 16), 16)
-    assert paper.verdict_looks == (8, 12, 16) and paper.seed_plan == "looks:8,12,16"
+    assert paper.seed_plan == "looks:8,12,16" and first_seeds(paper) == 8
     fixed = StudyConfig.from_flags({"space": "paper", "seeds": 8})  # a seed flag drops the whole seeds group
-    assert (fixed.seeds, fixed.looks, fixed.verdict_looks, fixed.seed_plan) == (8, None, None, "fixed")
+    assert (fixed.seeds, fixed.looks, fixed.seed_plan) == (8, None, "fixed")
     assert StudyConfig.from_flags({"space": "segments"}).looks is None
 
 

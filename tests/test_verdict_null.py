@@ -15,10 +15,10 @@ import math
 import numpy as np
 import pytest
 
-from verdict.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, final_look, level, plan
+from verdict.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, level, plan
 from records.synthetic import simulated_accuracies, simulated_ends, study_frame
 from verdict import sim
-from verdict import design_looks, seeds_to_add, verdict
+from verdict import seeds_to_add, verdict
 from verdict.sim import holds, upper_bound
 
 SIMS = 3000
@@ -61,7 +61,7 @@ def core(val, test, ends, looks, margin=MARGIN):
 def sequential(val, test, ends, max_seeds, margin=MARGIN):
     """--seeds auto on whole arrays: each budget stops at its first settled planned look, else the cap;
     a budget whose first look's spread cannot settle by the cap is descriptive (code 4) and stops there.
-    Alpha is split over the looks up to the cap only (design_looks), the least conservative valid use."""
+    Alpha is split over the looks up to the cap only (plan(max_seeds), as "auto:N" records it), the least conservative valid use."""
     steps = plan(max_seeds)
     return sim.sequential(100 * val, 100 * test, None, ends, steps, steps, 100 * margin)
 
@@ -171,9 +171,9 @@ def _run_auto(val, test, max_seeds):
     while True:
         frame = study_frame(val, test)
         frame = frame[frame["seed"] < frame["budget_label"].map(n)]
-        adds = seeds_to_add(frame, margin=MARGIN, max_seeds=max_seeds, looks=design_looks("auto", max_seeds))
+        adds = seeds_to_add(frame, margin=MARGIN, max_seeds=max_seeds, looks=plan(max_seeds))
         if not any(adds.values()):
-            return verdict(frame, looks=design_looks("auto", max_seeds)), n
+            return verdict(frame, looks=plan(max_seeds)), n
         n = {label: m + adds.get(label, 0) for label, m in n.items()}
 
 

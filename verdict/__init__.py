@@ -6,8 +6,8 @@
 reports/ draws it; studies/ stores it (verdict.json) and asks it for seeds (seeds_to_add).
 """
 from .core import (
-    DESCRIPTIVE, BudgetVerdict, Verdict, design_looks, looks_from, pareto_mask, seeds_to_add, study_verdict, verdict,
+    DESCRIPTIVE, BudgetVerdict, Verdict, looks_from, pareto_mask, seeds_to_add, study_verdict, verdict,
 )
 
-__all__ = ["DESCRIPTIVE", "BudgetVerdict", "Verdict", "design_looks", "looks_from", "pareto_mask", "seeds_to_add",
+__all__ = ["DESCRIPTIVE", "BudgetVerdict", "Verdict", "looks_from", "pareto_mask", "seeds_to_add",
            "study_verdict", "verdict"]

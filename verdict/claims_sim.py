@@ -255,6 +255,6 @@ def interaction_power_cells() -> list[ClaimSetting]:
     return [
         ClaimSetting(f"interaction: relu 3 points below none at depthwise only, {WIDE}, 8 seeds, sd 1 (+0.5 shared)",
                      WIDE, relu, seeds=8, power="interaction"),
-        ClaimSetting(f"interaction: the same, the regular end (spatial first, none) diverging in 15% of seeds", WIDE,
+        ClaimSetting("interaction: the same, the regular end (spatial first, none) diverging in 15% of seeds", WIDE,
                      relu, seeds=8, power="interaction", diverge=(((1, "spatial_first", "none"), 0.15),)),
     ]

@@ -3,11 +3,10 @@ ends, does an end beat every intermediate point, or are they within a practical 
 
     v = verdict(trials, margin=0.01)          # trials: a DataFrame shaped like DIR/trials.csv
     v.overall, v.budgets[0].ci_low, v.to_json()
-    looks = design_looks("auto", 8)           # or None when the seed count was fixed in advance
-    v = verdict(trials, margin=0.01, looks=looks)
-    seeds_to_add(trials, margin=0.01, max_seeds=8, looks=looks)   # --seeds auto: {budget_label: seeds to add}
+    v = verdict(trials, margin=0.01, looks=plan(8))   # looks: by default the trials' seed_plan; None: one look
+    seeds_to_add(trials, margin=0.01, max_seeds=8)    # --seeds auto: {budget_label: seeds to add}
 
-Choose on validation (`accuracy`), claim on test (`test_accuracy`); the statistics are in reports.stats and
+Choose on validation (`accuracy`), claim on test (`test_accuracy`); the statistics are in verdict.stats and
 docs/STATISTICS.md. Every accuracy the verdict gives is in points (percentage points).
 """
 from __future__ import annotations
@@ -26,10 +25,10 @@ from . import words as text
 from .claims import DESCRIPTIVE, Claim, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
 from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
 from .pareto import UNMATCHED, pareto_front, pareto_mask
-from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count, plan
+from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count
 from .data import blocks, claimed, correct_bits, looks_from, prepare
 
-__all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add", "design_looks",
+__all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add",
            "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE"]
 
 NO_DATA = "no data"
@@ -291,21 +290,14 @@ def study_verdict(trials: pd.DataFrame, config: dict | None = None) -> Verdict:
     return replace(v, leads=tuple(config.get("leads") or ()))
 
 
-def design_looks(seeds: int | str, max_seeds: int, looks: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
-    """The `looks` a study's verdict and seeds_to_add must share: --seeds auto looks at `looks` when given,
-    else the planned counts up to its cap (alpha split over those only); a fixed seed count never looks (None)."""
-    if seeds != "auto":
-        return None
-    return tuple(looks) if looks else plan(max_seeds)
-
-
 def seeds_to_add(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int = LOOKS[-1],
-                 alpha: float = ALPHA, looks: tuple[int, ...] = LOOKS,
+                 alpha: float = ALPHA, looks: tuple[int, ...] | str = SEED_PLAN,
                  questions: tuple[str, ...] | None = None) -> dict[str, int]:
     """--seeds auto: per budget label, how many seeds every point should get next (0: settled or at
     the cap). Counts are of seeds completed at every compared point; only a planned look may stop a
-    budget (see verdict.stats.next_seed_count), so `verdict(..., looks=looks)` stays valid. Pass the
-    same `looks` and `questions` (the space's) to both: LOOKS, or design_looks("auto", max_seeds)."""
+    budget (see verdict.stats.next_seed_count), so the verdict stays valid. `looks`, as for `verdict`: by
+    default the trials' seed plan, which the study's verdict reads too; `questions`: the space's."""
+    looks = looks_from(trials) if isinstance(looks, str) else looks
     v = verdict(trials, margin=margin, alpha=alpha, looks=looks, questions=questions)
     open_ = {x["budget_label"] for x in v.claims if x["outcome"] == OUTCOMES[OPEN]}
     return {b.budget_label: 0 if b.outcome == DESCRIPTIVE else
