@@ -75,7 +75,7 @@ def test_claims_find_true_effects_with_twenty_seeds():
 def test_the_section_4_7_interaction_is_found_in_most_eight_seed_studies():
     """relu costs 3 points at the depthwise end and nothing at the regular end (both orders), the other
     activations nothing, 30 points, 48 claims, 8 fixed seeds, spread 1 point (+0.5 shared by a seed):
-    "as predicted" in at least 55% of studies (each contrast's own seed-paired variance: about 30%)."""
+    "as predicted" in at least 55% of studies."""
     cell = interaction_power_cells()[0]
     r = run_claims(cell, 4000, np.random.default_rng(8))
     print(f"\n{cell.name}: found {r.found.mean():.3f}, answers {r.answered.mean():.3f}")

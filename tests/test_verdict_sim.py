@@ -83,7 +83,7 @@ def test_seeds_alone_miss_the_image_effect():
 
 
 def _lower_bound(k: int, n: int, conf: float = 0.95) -> float:
-    return 0.0 if k == 0 else float(stats.beta.ppf(1 - conf, k, n - k + 1))
+    return float(stats.binomtest(k, n, alternative="greater").proportion_ci(conf).low)
 
 
 def test_a_fixed_eight_seed_study_finds_a_two_point_advantage():

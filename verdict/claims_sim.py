@@ -1,6 +1,6 @@
 """Simulated studies of the order, nonlinearity and paper designs with a known truth: every claim the
 verdict makes of them (segments, order, nonlinearity, interaction) under the one alpha, as in
-reports.verdict, and whether any of them is false, with the share answered and the power
+verdict.core, and whether any of them is false, with the share answered and the power
 (verdict.sim.Result; tests/test_verdict_claims.py and benchmarks/simulate_verdict.py share these).
 Accuracies in points.
 """
@@ -48,7 +48,7 @@ def design_points(design: str) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ClaimSetting:
     """A design's truth: `offsets` maps (segments, order, activation) -> true offset in points (others 0),
-    `sds` each point's own seed spread (a number, or a map like offsets), the rest as in verdict_sim."""
+    `sds` each point's own seed spread (a number, or a map like offsets), the rest as in verdict.sim."""
 
     name: str
     design: str
@@ -61,7 +61,6 @@ class ClaimSetting:
     images: int = 0
     interaction: float = 0.0
     power: str | None = None  # a question whose true-signed claims count as found (power cells)
-    trained_spread: bool = True  # the descriptive rule reads the runs that trained (False: every run)
     descriptive: bool = True  # the descriptive rule (False: every budget tested, the sharper check of the tests)
     adjust: bool = True  # alpha split over the claims (False: each claim at the study's alpha, too liberal)
 
@@ -116,7 +115,7 @@ def run_claims(s: ClaimSetting, sims: int, rng: np.random.Generator) -> Result:
     specs = _specs(t, s.budgets)
     per_budget = 1 + len(specs) // s.budgets  # the segments claim and the contrasts of one budget
     desc = cannot_settle(test, s.seeds, level(per_budget * s.budgets, None), int((~ends).sum()), s.margin,
-                         trained=~diverged if s.trained_spread else None) & s.descriptive
+                         trained=~diverged) & s.descriptive
     kept = ~desc
     alphas = np.array([(level(per_budget * int(k), None) if s.adjust else ALPHA) if k else 1.0
                        for k in kept.sum(-1)])
@@ -134,12 +133,11 @@ def run_claims(s: ClaimSetting, sims: int, rng: np.random.Generator) -> Result:
     seg_answered = np.isin(outcome, (INTERMEDIATE, END, EQUIVALENT))
     every_false = np.concatenate([seg_false, false], -1)
     every_answered = np.concatenate([seg_answered, answered], -1)
-    every_right = np.concatenate([seg_right, right & ~false], -1)
+    every_right = np.concatenate([seg_right, right], -1)  # a right claim is never a false one
     every_big = np.r_[np.full(s.budgets, abs(theta) >= s.margin - 1e-9), big]
     n_true = int(positive.sum())
     found = (right[:, positive].sum(-1) / n_true) if n_true else np.full(sims, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        power = every_right[:, every_big].mean(-1) if every_big.any() else np.full(sims, np.nan)
+    power = every_right[:, every_big].mean(-1) if every_big.any() else np.full(sims, np.nan)
     return Result(every_false.any(-1), found, every_answered.mean(-1), desc.mean(-1), power)
 
 

@@ -27,7 +27,7 @@ LIMIT = 0.06  # a cell holds when the one-sided 95% upper bound of its false-cla
 
 def upper_bound(k: int, n: int, conf: float = 0.95) -> float:
     """One-sided exact (Clopper-Pearson) upper confidence bound of a rate seen k times in n."""
-    return 1.0 if k >= n else float(stats.beta.ppf(conf, k + 1, n - k))
+    return float(stats.binomtest(int(k), int(n), alternative="less").proportion_ci(conf).high)
 
 
 def holds(false, limit: float = LIMIT) -> bool:
@@ -215,17 +215,14 @@ def run(s: Setting, sims: int, rng: np.random.Generator) -> Result:
     val, test, correct, diverged = _draw(s, sims, rng)
     outcome, i_star, e_star = _study(s, val, test, correct, ~diverged if s.trained_spread else None)
     truth = s.truth()
-    false = false_claims(outcome, i_star, e_star, truth, s.ends, s.margin)
+    wrong = _false_per_budget(outcome, i_star, e_star, truth, s.ends, s.margin)
     hit = (outcome == INTERMEDIATE) & (i_star == s.better)
     nan = np.full(sims, np.nan)
     found = (hit.all(-1) if s.power_budget is None else hit[..., s.power_budget]) if s.better is not None else nan
     theta = truth[~s.ends].max() - truth[s.ends].max()
-    wrong = _false_per_budget(outcome, i_star, e_star, truth, s.ends, s.margin)
     right_way = ((outcome == INTERMEDIATE) & (theta > 0)) | ((outcome == END) & (theta < 0))
-    everywhere = np.ones(outcome.shape, dtype=bool)
-    return Result(false, found.astype(float), _share(np.isin(outcome, (INTERMEDIATE, END, EQUIVALENT)), everywhere),
-                  _share(outcome == DESCRIPTIVE, everywhere),
-                  _share(right_way & ~wrong, everywhere & (abs(theta) >= s.margin - 1e-9)))
+    return Result(wrong.any(-1), found.astype(float), np.isin(outcome, (INTERMEDIATE, END, EQUIVALENT)).mean(-1),
+                  (outcome == DESCRIPTIVE).mean(-1), _share(right_way & ~wrong, abs(theta) >= s.margin - 1e-9))
 
 
 def _k(k: int, **at) -> tuple[float, ...]:
@@ -323,7 +320,7 @@ def power_cells() -> list[Setting]:
 
 def divergence_power_cells() -> list[Setting]:
     """segments=4 truly +3 points, 8 fixed seeds, the regular end (the worst point anyway) diverging in 15%
-    of its seeds: the descriptive rule on the runs that trained, and (before) on every run."""
+    of its seeds: the descriptive rule on the runs that trained, and on every run (diverged ones scored 0)."""
     return [Setting(f"+3 points at segments=4, the regular end diverges in 15% of seeds, 8 fixed seeds, spread of "
-                    f"{'the runs that trained' if trained else 'every run (before)'}", _k(3, p2=3.0), 1.0, 8,
+                    f"{'the runs that trained' if trained else 'every run (diverged scored 0)'}", _k(3, p2=3.0), 1.0, 8,
                     diverge=(0.15, 0, 0, 0, 0), better=1, trained_spread=trained) for trained in (True, False)]
