@@ -66,13 +66,15 @@ class StudyConfig:
     batch_size: int = _opt(128, "training batch size", int)
     lr: float | str = _opt(3e-3, "peak learning rate (AdamW, cosine), or auto: each point's rate chosen on "
                                  f"validation from {', '.join(map(str, LR_GRID))} before its seeds", lr_value)
-    seeds: int | str = _opt(6, "trainings per point: N, or auto (start with a few, add seeds where a "
-                               "budget's question is still open, up to --max-seeds)", seeds_value)
+    seeds: int | str = _opt(6, "trainings per point: N, or auto (start with a few, add seeds at the points "
+                               "of the claims still open, up to --max-seeds)", seeds_value)
     max_seeds: int = _opt(8, "--seeds auto: at most this many seeds per point", int)
     looks: tuple[int, ...] | None = _opt(None, "--seeds auto: the seed counts at which the verdict looks, ascending, "
                                                "comma-separated, the last --max-seeds; every point starts at the "
                                                "first (default: 3,5,8,12,20 below --max-seeds, then it)", look_list)
-    time_limit: float | None = _opt(300.0, "--seeds auto: add no seeds after this many seconds of the run",
+    time_limit: float | None = _opt(300.0, "--seeds auto: add seeds only while the round they make is "
+                                    "projected (from each point's measured trial time) to end within this many "
+                                    "seconds of the run's start",
                                     float)
     margin: float = _opt(1.0, "accuracy points within which two points count as no practical difference",
                          float)

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from records.record import TrialRecord
 
-from .spaces import budgets, first_seeds
+from .spaces import first_seeds
 
 RUN_ATTR = "grid_point"  # the user attribute's stored name, kept so studies stored before resume
 
@@ -23,6 +23,11 @@ RUN_ATTR = "grid_point"  # the user attribute's stored name, kept so studies sto
 def run_key(params: dict) -> str:
     """A run's key: its parameters, seed included."""
     return json.dumps(params, sort_keys=True)
+
+
+def point_key(params: dict) -> str:
+    """A run's point (its network): its parameters but the seed."""
+    return run_key({k: v for k, v in params.items() if k != "seed"})
 
 
 def key_of(trial) -> str | None:
@@ -38,26 +43,27 @@ def settles(trial) -> bool:
         trial.state == TrialState.FAIL and bool(trial.user_attrs.get("permanent")))
 
 
-def seed_counts(study: optuna.Study, config) -> dict:
-    """--seeds auto: seeds per budget so far (at least the first block), read back from the storage."""
-    counts = {b: first_seeds(config) for b in budgets(config)}
+def seed_counts(study: optuna.Study, plan) -> dict[str, int]:
+    """--seeds auto: seeds per point (`point_key`) so far, at least the first look, read back from the
+    storage (seeds are added point by point, where a claim is still open)."""
+    config = plan.config
+    counts = {point_key(r): first_seeds(config) for r in plan.space.grid(config)}
     for t in study.get_trials(deepcopy=False):
         key = key_of(t)
-        if key is None:
-            continue
-        params = json.loads(key)
-        b = params.get("budget")
-        if b in counts and "seed" in params:
-            counts[b] = min(max(counts[b], params["seed"] + 1), config.max_seeds)
+        params = json.loads(key) if key else {}
+        point = point_key(params)
+        if point in counts and "seed" in params:
+            counts[point] = min(max(counts[point], params["seed"] + 1), config.max_seeds)
     return counts
 
 
-def owed_runs(plan, seeds_per_budget: dict | None = None) -> list[dict]:
-    """Every run this study owes, longest first (largest budget, then most segments: the slowest
-    grouped convs on a CPU), so workers do not end with one long trial running alone."""
+def owed_runs(plan, seeds_per_point: dict[str, int] | None = None) -> list[dict]:
+    """Every run this study owes (each point's seeds below its count; by default the first look's), longest
+    first (largest budget, then most segments: the slowest grouped convs on a CPU), so workers do not end
+    with one long trial running alone."""
     config = plan.config
-    counts = seeds_per_budget or {b: first_seeds(config) for b in budgets(config)}
-    runs = [r for r in plan.space.grid(config) if r["seed"] < counts[r["budget"]]]
+    counts, first = seeds_per_point or {}, first_seeds(config)
+    runs = [r for r in plan.space.grid(config) if r["seed"] < counts.get(point_key(r), first)]
     return sorted(runs, key=lambda r: (r["seed"], -(r.get("budget") or 0), -r["segments"]))
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import optuna
 
-from .budgets import budget_label
 from .checks import study_device
 from .data import dataset_for
-from .grid import enqueue, key_of, owed_runs, run_key, seed_counts, settles, status
+from .grid import enqueue, key_of, owed_runs, point_key, run_key, seed_counts, settles, status
 from .model import check_stored, model_meta
 from .objective import latency_key, measure_latency
 from .outputs import study_meta, write_outputs
@@ -79,23 +78,50 @@ def grid_latency(plan: StudyPlan, device, threads) -> dict:
     return cache
 
 
-def seeds_to_add(study, config, seeds: dict) -> dict:
-    """--seeds auto: budget -> seeds to add, from the verdict's rule on what is stored."""
+def seed_targets(study, config, seeds: dict[str, int]) -> dict[str, int]:
+    """--seeds auto: the points' new seed counts (`grid.point_key` -> count), from the verdict's rule on what
+    is stored: the points of the claims still open, each to its next planned look."""
     from records.table import tidy
-    from verdict import seeds_to_add as rule
+    from verdict import seed_targets as rule
+    from verdict.data import prepare
 
     from .outputs import trials_frame
 
     frame = tidy(trials_frame(study))
-    adds = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds,  # looks: the trials' seed plan
-                questions=SPACES[config.space].questions)  # the claims study_verdict makes, under the same alpha
-    return {b: adds.get(budget_label(config, b), 0) for b in seeds if adds.get(budget_label(config, b), 0) > 0}
+    targets = rule(frame, margin=config.margin / 100, max_seeds=config.max_seeds,  # looks: the trials' seed plan
+                   questions=SPACES[config.space].questions)  # the claims study_verdict makes, under the same alpha
+    if not targets:
+        return {}
+    runs = prepare(frame)
+    point_of = dict(zip(runs["number"], runs["point"]))  # the verdict's point of each trial
+    more = {}
+    for t in study.get_trials(deepcopy=False):
+        key = key_of(t)
+        point = key and point_key(json.loads(key))
+        if point in seeds and point_of.get(t.number) in targets:
+            more[point] = min(max(seeds[point], targets[point_of[t.number]]), config.max_seeds)
+    return more
+
+
+def round_seconds(study, seeds: dict[str, int], more: dict[str, int], workers: int) -> float:
+    """The wall seconds a round adding `more` over `seeds` (point -> seed count) is projected to take: each new
+    run at its point's mean measured trial time (the study's mean where the point has none), over the workers."""
+    times: dict[str, list[float]] = {}
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        key = key_of(t)
+        if key and t.duration:
+            times.setdefault(point_key(json.loads(key)), []).append(t.duration.total_seconds())
+    every = [x for v in times.values() for x in v]
+    overall = sum(every) / len(every) if every else 0.0
+    total = sum((more[p] - seeds.get(p, 0)) * (sum(times[p]) / len(times[p]) if times.get(p) else overall)
+                for p in more)
+    return total / max(1, workers or 1)
 
 
 def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
     """Enqueue what the grid owes and run rounds until it is settled; why runs remain unfinished, or ''."""
     config = plan.config
-    seeds = seed_counts(study, config) if config.auto_seeds else None
+    seeds = seed_counts(study, plan) if config.auto_seeds else None
     attempts, cap = Counter(), plan.space.trials(config)
     while True:
         runs = owed_runs(plan, seeds)
@@ -115,12 +141,14 @@ def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
         if missing:
             why = "--trials reached" if cap == 0 else "interrupted twice; see fail_reason"
             return f"{len(missing)} of {len(runs)} runs unfinished ({why}); rerun the same command to resume"
-        if not config.auto_seeds or (config.time_limit and time.perf_counter() - started > config.time_limit):
+        if not config.auto_seeds:
             return ""
-        adds = seeds_to_add(study, config, seeds)  # one verdict over the storage per round
-        more = {b: min(n + adds.get(b, 0), config.max_seeds) for b, n in seeds.items()}
-        if more == seeds:  # every budget settled or at the cap
+        more = {**seeds, **seed_targets(study, config, seeds)}  # one verdict over the storage per round
+        if more == seeds:  # every claim settled or its points at the cap
             return ""
+        if config.time_limit and time.perf_counter() - started + round_seconds(study, seeds, more, config.workers) \
+                > config.time_limit:
+            return ""  # the round would end past --time-limit: the verdict stays at the look reached
         seeds = more
 
 

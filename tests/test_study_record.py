@@ -130,10 +130,12 @@ def test_every_dataset_has_disjoint_train_validation_and_test_splits(split):
 
 def test_seeds_auto_adds_the_seeds_the_rule_asks_for_and_a_rerun_resumes_them(tmp_path, monkeypatch,
                                                                               single_thread_study):
-    """The runner enqueues exactly the seeds `seeds_to_add` asks for, reads them back from the storage on
-    a rerun (no seed added twice), and stops at the cap."""
+    """The runner enqueues exactly the seeds `seed_targets` asks for, at the point it names only, reads them
+    back from the storage on a rerun (no seed added twice), and stops at the cap."""
 
+    from records.table import tidy
     from studies.runner import run
+    from verdict.data import prepare
 
     import verdict as verdict_module  # the package the runner asks
 
@@ -141,14 +143,42 @@ def test_seeds_auto_adds_the_seeds_the_rule_asks_for_and_a_rerun_resumes_them(tm
 
     def rule(frame, **kwargs):
         asked.append(kwargs["max_seeds"])
-        return {label: 2 for label in frame.budget_label.dropna().unique()}  # always "still open"
+        runs = prepare(tidy(frame))
+        regular = runs[runs["segments"] == 1]
+        return {regular["point"].iloc[0]: regular["seed"].nunique() + 2}  # its claim "still open"
 
-    monkeypatch.setattr(verdict_module, "seeds_to_add", rule)
+    monkeypatch.setattr(verdict_module, "seed_targets", rule)
+    hurried = tiny_config(tmp_path / "hurried", seeds="auto", max_seeds=5, width=2, time_limit=1e-3)
+    assert run(hurried).counts == {"COMPLETE": 2 * 3}  # a round projected past --time-limit never starts
     config = tiny_config(tmp_path, seeds="auto", max_seeds=5, width=2)  # 2 points: regular and depthwise
     summary = run(config)
     trials = pd.read_csv(config.folder / "trials.csv")
     done = trials[trials.state == "COMPLETE"]
-    assert sorted(done.seed.unique()) == [0, 1, 2, 3, 4] and len(done) == 2 * 5  # 3 first, then 2 more
+    seeds = done.groupby("segments")["seed"].agg(sorted)
+    assert seeds[1] == [0, 1, 2, 3, 4] and seeds[2] == [0, 1, 2]  # 3 first, then 2 more at the regular end only
     assert done.groupby(["segments", "seed"]).size().max() == 1 and not summary.unfinished
     again = run(config)
     assert again.counts == summary.counts  # the rerun trains nothing: every owed seed is settled
+
+
+def test_a_round_is_projected_from_each_points_measured_trial_time():
+    import datetime
+
+    import optuna
+
+    from studies.grid import RUN_ATTR, point_key, run_key
+    from studies.runner import round_seconds
+
+    study = optuna.create_study()
+    start = datetime.datetime(2026, 1, 1)
+    for segments, seconds in ((1, 10.0), (2, 30.0)):
+        for seed in range(2):
+            study.add_trial(optuna.trial.FrozenTrial(
+                number=0, trial_id=0, state=optuna.trial.TrialState.COMPLETE, value=0.5, values=None,
+                datetime_start=start, datetime_complete=start + datetime.timedelta(seconds=seconds), params={},
+                distributions={}, user_attrs={RUN_ATTR: run_key({"segments": segments, "seed": seed})},
+                system_attrs={}, intermediate_values={}))
+    regular, middle, new = (point_key({"segments": s}) for s in (1, 2, 4))
+    seeds = {regular: 2, middle: 2, new: 0}
+    more = {regular: 5, middle: 4, new: 1}  # 3 x 10 s + 2 x 30 s + 1 at the study's mean (20 s)
+    assert round_seconds(study, seeds, more, workers=2) == pytest.approx((30 + 60 + 20) / 2)

@@ -16,7 +16,9 @@ from verdict.claims_sim import (
 )
 from verdict.contrast import contrast_image_variance, contrast_test, residual_sd
 from verdict.stats import image_variance
-from verdict import seeds_to_add
+from verdict import seed_targets, verdict
+from verdict.data import prepare
+from records.table import tidy
 from records.synthetic import synthetic_trials
 from studies.spaces import SPACES
 from verdict.sim import descriptive_cells, holds, power_cells, run, upper_bound
@@ -176,8 +178,8 @@ def test_a_budget_that_cannot_settle_is_descriptive_and_says_what_would():
     assert sorted(c["budget_label"] for c in v.claims) == sorted([calm.budget_label, noisy.budget_label])
     (described,) = [c for c in v.claims if c["budget_label"] == noisy.budget_label]
     assert described["outcome"] == "descriptive" and described["level"] is None and described["uncorrected"]
-    adds = seeds_to_add(raw, max_seeds=8, looks=(3, 5, 8))
-    assert adds[noisy.budget_label] == 0
+    targets = seed_targets(raw, max_seeds=8, looks=(3, 5, 8))
+    assert not any(p.endswith(f"|{noisy.budget_label}|") for p in targets)
 
 
 @pytest.mark.parametrize("space, first", [("order", "claims-order"), ("nonlinearity", "claims-nonlinearity"),
@@ -190,3 +192,18 @@ def test_each_space_page_opens_with_its_own_answer(space, first):
     if space == "paper":
         assert "The paper's claims, checked" in block and "Xception, section 4.7 and Figure 10" in block
         assert block.count("<tr><td>Xception") == len(reports.verdict(raw.assign(space=space)).claims)
+
+
+def test_seeds_go_only_to_the_points_of_open_claims_and_each_claim_reads_its_own_look():
+    raw = synthetic_trials("middle", space="order", seeds=16, noise=0.003, rng_seed=1).assign(seed_plan="looks:8,16")
+    first = verdict(raw[raw["seed"] < 8])
+    open_ = [x for x in first.claims if x["outcome"] == "not resolved"]
+    assert open_ and all(x["outcome"] != "not resolved" for x in first.claims if x["question"] == "segments")
+    runs = prepare(tidy(raw))
+    key = dict(zip(zip(runs["budget_label"], runs["point_label"]), runs["point"]))
+    wanted = {key[(x["budget_label"], label)] for x in open_ for label in x["points"]}
+    assert seed_targets(raw[raw["seed"] < 8], max_seeds=16) == dict.fromkeys(wanted, 16)
+    grown = raw[(raw["seed"] < 8) | runs["point"].reindex(raw.index).isin(wanted).to_numpy()]
+    later = verdict(grown)
+    assert [x["n_seeds"] for x in later.claims] == [16 if x in open_ else 8 for x in first.claims]
+    assert all(b.n_seeds == 8 for b in later.budgets)  # every point compared, on the seeds they all share

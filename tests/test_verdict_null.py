@@ -18,7 +18,9 @@ import pytest
 from verdict.stats import END, EQUIVALENT, INTERMEDIATE, LOOKS, OUTCOMES, compare, level, plan
 from records.synthetic import simulated_accuracies, simulated_ends, study_frame
 from verdict import sim
-from verdict import seeds_to_add, verdict
+from verdict import seed_targets, verdict
+from verdict.data import prepare
+from records.table import tidy
 from verdict.sim import holds, upper_bound
 
 SIMS = 3000
@@ -166,18 +168,22 @@ def test_public_verdict_agrees_with_the_core():
 
 
 def _run_auto(val, test, max_seeds):
-    """Drive seeds_to_add like the runner: every budget starts at the first planned look."""
-    n = {f"macs≈{j + 1}M": min(LOOKS[0], max_seeds) for j in range(val.shape[0])}
+    """Drive seed_targets like the runner: every point starts at the first planned look and trains the
+    seed counts the rule asks; the verdict at the end and each budget's seed count."""
+    full = tidy(study_frame(val, test))
+    point = prepare(full)["point"].reindex(full.index)
+    n = dict.fromkeys(point.unique(), min(LOOKS[0], max_seeds))
     while True:
-        frame = study_frame(val, test)
-        frame = frame[frame["seed"] < frame["budget_label"].map(n)]
-        adds = seeds_to_add(frame, margin=MARGIN, max_seeds=max_seeds, looks=plan(max_seeds))
-        if not any(adds.values()):
-            return verdict(frame, looks=plan(max_seeds)), n
-        n = {label: m + adds.get(label, 0) for label, m in n.items()}
+        frame = full[full["seed"] < point.map(n)]
+        targets = seed_targets(frame, margin=MARGIN, max_seeds=max_seeds, looks=plan(max_seeds))
+        if not targets:
+            reached = frame.groupby("budget_label")["seed"].max() + 1
+            return verdict(frame, looks=plan(max_seeds)), list(reached.sort_index())
+        assert all(k > n[p] for p, k in targets.items())  # a target only ever raises a point's count
+        n.update(targets)
 
 
-def test_seeds_to_add_drives_the_same_sequential_rule_as_the_core():
+def test_seed_targets_drive_the_same_sequential_rule_as_the_core():
     rng = np.random.default_rng(9)
     for k, b, cap, effect in [(3, 2, 8, 0.0), (3, 2, 12, 0.02), (1, 1, 20, 0.01), (5, 1, 5, 0.03)]:
         mu = np.zeros((b, k + 2))
@@ -187,18 +193,22 @@ def test_seeds_to_add_drives_the_same_sequential_rule_as_the_core():
         for s in range(val.shape[0]):
             v, n = _run_auto(val[s], test[s], cap)
             assert [x.outcome for x in v.budgets] == [(*OUTCOMES, "descriptive")[o] for o in outcome[s]]
-            assert list(n.values()) == [plan(cap)[i] for i in stop[s]]
+            assert n == [plan(cap)[i] for i in stop[s]]
 
 
-def test_seeds_to_add_only_looks_at_planned_counts():
+def test_seed_targets_only_look_at_planned_counts():
     rng = np.random.default_rng(3)
     mu = np.zeros((1, 5))
-    mu[:, 2] = 0.05  # settled at once, but 4 seeds is off the plan: go on to 5 without looking
+    mu[:, 2] = 0.05  # settled at 3 seeds: the verdict reads the first 3 of 4 (its last planned look)
     val, test = simulated_accuracies(rng, sims=1, budgets=1, intermediate=3, seeds=4, means=mu)
-    frame = study_frame(val[0], test[0])
-    assert seeds_to_add(frame, max_seeds=8) == {"macs≈1M": 1}
-    assert seeds_to_add(frame[frame["seed"] < 3], max_seeds=8) == {"macs≈1M": 0}
-    assert seeds_to_add(frame, max_seeds=4) == {"macs≈1M": 0}  # at the cap
+    frame = tidy(study_frame(val[0], test[0]))
+    points = set(prepare(frame)["point"])
+    assert verdict(frame, looks=plan(8)).budgets[0].n_seeds == 3
+    assert seed_targets(frame, max_seeds=8, looks=plan(8)) == {}
+    noisy = frame.assign(test_accuracy=frame["test_accuracy"] + rng.normal(0, 0.02, len(frame)))
+    noisy.loc[noisy["seed"] == 0, "test_accuracy"] = np.nan  # one seed lost everywhere: 3 shared, not a look
+    assert seed_targets(noisy[noisy["seed"] < 3], max_seeds=8, looks=plan(8)) == dict.fromkeys(points, 4)  # 2 shared
+    assert seed_targets(noisy, max_seeds=3, looks=plan(3)) == {}  # at the cap
 
 
 DESIGNS = [(k, n, b) for k in (1, 3, 12) for n in (2, 5, 20) for b in (1, 3)]

@@ -153,11 +153,12 @@ def _nan_none(x) -> float | None:
 
 
 def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, metric: str = "test",
-             descriptive: bool = False) -> Claim:
-    """The claim of one contrast at level alpha (two-sided; TOST at alpha), margin in points;
-    `g`: the budget's rows with the claimed accuracy in `claim`. `descriptive`: a budget that cannot settle:
-    outcome "descriptive", the interval at `alpha` marked uncorrected, no level spent."""
-    test, where = cells(g, spec.points)
+             descriptive: bool = False, looks: tuple[int, ...] | None = None) -> Claim:
+    """The claim of one contrast at level alpha (two-sided; TOST at alpha), margin in points, on the seeds
+    its points share, cut to a planned look of `looks`; `g`: the budget's rows with the claimed accuracy in
+    `claim`. `descriptive`: a budget that cannot settle: outcome "descriptive", the interval at `alpha`
+    marked uncorrected, no level spent."""
+    test, where = cells(g, spec.points, looks)
     n = test.shape[1]
     correct = correct_bits(g, where) if metric == "test" and n > 1 else None
     image_var = None if correct is None else 1e4 * contrast_image_variance(correct, spec.weights)

@@ -4,7 +4,7 @@ ends, does an end beat every intermediate point, or are they within a practical 
     v = verdict(trials, margin=0.01)          # trials: a DataFrame shaped like DIR/trials.csv
     v.overall, v.budgets[0].ci_low, v.to_json()
     v = verdict(trials, margin=0.01, looks=plan(8))   # looks: by default the trials' seed_plan; None: one look
-    seeds_to_add(trials, margin=0.01, max_seeds=8)    # --seeds auto: {budget_label: seeds to add}
+    seed_targets(trials, margin=0.01, max_seeds=8)    # --seeds auto: {point: seeds it should reach}
 
 Choose on validation (`accuracy`), claim on test (`test_accuracy`); the statistics are in verdict.stats and
 docs/STATISTICS.md. Every accuracy the verdict gives is in points (percentage points).
@@ -28,7 +28,7 @@ from .pareto import UNMATCHED, pareto_front, pareto_mask
 from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count
 from .data import blocks, claimed, correct_bits, looks_from, prepare
 
-__all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seeds_to_add",
+__all__ = ["Verdict", "BudgetVerdict", "verdict", "study_verdict", "looks_from", "seed_targets",
            "pareto_mask", "prepare", "DIVERGED", "DESCRIPTIVE"]
 
 NO_DATA = "no data"
@@ -112,9 +112,10 @@ def _finite(x):
 
 
 
-def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: float) -> BudgetVerdict:
-    """One budget's segments comparison at level alpha (margin in points) on its claimed rows `g`."""
-    keys, ends, val, test, where = blocks(g)
+def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: float, looks) -> BudgetVerdict:
+    """One budget's segments comparison at level alpha (margin in points) on its claimed rows `g`, at the
+    planned look its points all reached."""
+    keys, ends, val, test, where = blocks(g, looks)
     labels = np.asarray(g.drop_duplicates("point").set_index("point")["point_label"].reindex(keys), dtype=object)
     n_inter, n_end = int((~ends).sum()), int(ends.sum())
     cost = float(g["macs"].median()) if g["macs"].notna().any() else None
@@ -151,12 +152,12 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
     return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(*rests_on), **counts, **r)
 
 
-def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float) -> dict | None:
+def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float, read_at) -> dict | None:
     """Can this budget settle by its seed cap? Judged on the spread of its first look's runs that trained
     (the residuals of its point x seed table: no effect enters; a diverged run is an outcome, not spread),
     so listing its claims as descriptive keeps every other claim's level valid.
     A dict saying why not (spread, projected detectable difference, cap, what would settle it), else None."""
-    labels, ends, _, test, where = blocks(g)
+    labels, ends, _, test, where = blocks(g, read_at)
     first = looks[0] if looks else test.shape[1]
     if ends.all() or not ends.any() or test.shape[1] < max(first, 2):
         return None
@@ -212,24 +213,25 @@ def _space(c: pd.DataFrame) -> str:
     return spaces.pop() if len(spaces) == 1 else ""
 
 
-def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: bool, questions):
+def _judge(c: pd.DataFrame, looks, alpha: float, margin: float, exploratory: bool, questions, read_at):
     """Every budget and every claim the space asks (`questions`; None: every question the points support),
     all listed: those of budgets that cannot settle (or of an exploratory study) as descriptive, with no
-    alpha spent; the others each at alpha / (claims x looks)."""
+    alpha spent; the others each at alpha / (claims x looks). Each comparison reads the seeds its points
+    share, cut to a planned look of `read_at`."""
     data = {str(b): claimed(g) for b, g in c.groupby("budget_label", sort=True)}
     specs = [s for s in claim_specs(point_table(c)) if questions is None or s.question in questions]
     sides = c.groupby("budget_label")["is_end"].agg(["any", "all"])
     comparable = [str(b) for b, r in sides.iterrows() if r["any"] and not r["all"]]
     first = level(len(comparable) + len(specs), looks, alpha)  # as if every claim were kept: no data enters
-    why = {b: {"exploratory": True} if exploratory else _first_look(g, looks, first, margin)
+    why = {b: {"exploratory": True} if exploratory else _first_look(g, looks, first, margin, read_at)
            for b, (g, _) in data.items()}
     why = {b: w for b, w in why.items() if w is not None}
     a = level(len([b for b in comparable if b not in why]) + sum(s.budget_label not in why for s in specs), looks, alpha)
-    budgets = tuple(_descriptive(_budget(b, g, m, alpha, margin), why[b]) if b in why else _budget(b, g, m, a, margin)
-                    for b, (g, m) in data.items())
+    budgets = tuple(_descriptive(_budget(b, g, m, alpha, margin, read_at), why[b]) if b in why else
+                    _budget(b, g, m, a, margin, read_at) for b, (g, m) in data.items())
     claims = [segments_claim(x) for x in budgets if x.outcome != NO_DATA]
     claims += [evaluate(s, data[s.budget_label][0], alpha=alpha if s.budget_label in why else a, margin=margin,
-                        metric=data[s.budget_label][1], descriptive=s.budget_label in why) for s in specs]
+                        metric=data[s.budget_label][1], descriptive=s.budget_label in why, looks=read_at) for s in specs]
     return budgets, tuple(claims)
 
 
@@ -241,14 +243,16 @@ def verdict(trials: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA,
     auto, or None for a seed count fixed before any result was seen. `questions`: the space's (only
     their claims are made; None: every question the points support); `exploratory`: the space's flag
     (sampled points: every budget descriptive, no claim; None: False)."""
-    looks = looks_from(trials) if isinstance(looks, str) else looks
+    # claims are read at planned looks: the given ones, or the trials' own plan (an unknown plan splits alpha
+    # over LOOKS but reads every seed)
+    looks, read_at = (looks_from(trials), looks_from(trials, unknown=None)) if isinstance(looks, str) else (looks, looks)
     t = tidy(trials)
     c = prepare(t)
     if c.empty:
         return _empty(margin, alpha, looks, 0)
     space = _space(c)
     exploratory = bool(exploratory)
-    budgets, claims = _judge(c, looks, alpha, 100 * margin, exploratory, questions)
+    budgets, claims = _judge(c, looks, alpha, 100 * margin, exploratory, questions, read_at)
     overall, outcomes = _overall(budgets)
     n_descriptive = sum(b.outcome == DESCRIPTIVE for b in budgets)
     head = text.headline(overall, outcomes, _advice(budgets), n_descriptive)
@@ -290,16 +294,34 @@ def study_verdict(trials: pd.DataFrame, config: dict | None = None) -> Verdict:
     return replace(v, leads=tuple(config.get("leads") or ()))
 
 
-def seeds_to_add(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int = LOOKS[-1],
+def seed_targets(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int = LOOKS[-1],
                  alpha: float = ALPHA, looks: tuple[int, ...] | str = SEED_PLAN,
                  questions: tuple[str, ...] | None = None) -> dict[str, int]:
-    """--seeds auto: per budget label, how many seeds every point should get next (0: settled or at
-    the cap). Counts are of seeds completed at every compared point; only a planned look may stop a
-    budget (see verdict.stats.next_seed_count), so the verdict stays valid. `looks`, as for `verdict`: by
-    default the trials' seed plan, which the study's verdict reads too; `questions`: the space's."""
-    looks = looks_from(trials) if isinstance(looks, str) else looks
+    """--seeds auto: the points (keys, records.points) that should train more seeds, each with the seed
+    count it should reach; points absent get none. Seeds go only where a claim is still open (a budget's
+    segments claim: every point the budget compares; any other claim: its own points), each to the next
+    planned look after the seeds those points share, so only a planned look stops a claim and every claim is
+    made at a planned look (verdict.stats.next_seed_count, verdict.data.at_look). A descriptive budget gets
+    none. `looks`, as for `verdict`: by default the trials' seed plan; `questions`: the space's."""
     v = verdict(trials, margin=margin, alpha=alpha, looks=looks, questions=questions)
-    open_ = {x["budget_label"] for x in v.claims if x["outcome"] == OUTCOMES[OPEN]}
-    return {b.budget_label: 0 if b.outcome == DESCRIPTIVE else
-            next_seed_count(b.n_seeds, b.budget_label not in open_, max_seeds, looks) - b.n_seeds
-            for b in v.budgets if b.outcome != NO_DATA}
+    looks = looks_from(trials) if isinstance(looks, str) else looks
+    t = tidy(trials)
+    c = prepare(t)
+    if c.empty:
+        return {}
+    have = c.groupby("point")["seed"].nunique()
+    key = {(b, label): p for b, label, p in c[["budget_label", "point_label", "point"]].drop_duplicates().itertuples(index=False)}
+    want: dict[str, int] = {}
+    for x in v.claims:
+        if x["outcome"] == DESCRIPTIVE:
+            continue
+        b = x["budget_label"]
+        points = (c.loc[c["budget_label"] == b, "point"].unique() if x["question"] == "segments"
+                  else [key[(b, label)] for label in x["points"]])
+        target = next_seed_count(x["n_seeds"], x["outcome"] != OUTCOMES[OPEN], max_seeds, looks)
+        counts = {p: max(int(have.get(p, 0)), target) for p in points}
+        if target > x["n_seeds"] and all(counts[p] == have.get(p, 0) for p in points):
+            counts = {p: int(have.get(p, 0)) + target - x["n_seeds"] for p in points}  # seeds lost at some point
+        for p, k in counts.items():
+            want[p] = max(want.get(p, 0), min(k, max_seeds))
+    return {p: n for p, n in want.items() if n > int(have.get(p, 0))}

@@ -10,7 +10,7 @@ from records.points import DIVERGED, outcomes
 from .pareto import UNMATCHED
 from .stats import LOOKS, plan
 
-__all__ = ["prepare", "looks_from", "blocks", "cells", "correct_bits", "claimed", "DIVERGED", "VARIANTS"]
+__all__ = ["prepare", "looks_from", "at_look", "blocks", "cells", "correct_bits", "claimed", "DIVERGED", "VARIANTS"]
 
 VARIANTS = ("order", "activation", "kernel_size", "intermediate_norm")  # identify a point besides its position
 
@@ -29,10 +29,10 @@ def prepare(trials: pd.DataFrame) -> pd.DataFrame:
     return c
 
 
-def looks_from(trials: pd.DataFrame) -> tuple[int, ...] | None:
+def looks_from(trials: pd.DataFrame, unknown: tuple[int, ...] | None = LOOKS) -> tuple[int, ...] | None:
     """The looks a study's seed plan paid for: every trial "fixed" -> None (one look), every trial
     "auto:N" with one N -> plan(N), "looks:A,B,..." -> those counts; absent, unreadable or differing plans
-    -> the conservative LOOKS."""
+    -> `unknown` (by default the conservative LOOKS, for the alpha split)."""
     column = trials["seed_plan"] if "seed_plan" in trials.columns else pd.Series("", index=trials.index)
     plans = set(column.astype("string").fillna("").astype(str).str.strip().str.lower()) if len(trials) else {""}
     if plans == {"fixed"}:
@@ -43,7 +43,7 @@ def looks_from(trials: pd.DataFrame) -> tuple[int, ...] | None:
     counts = p[6:].split(",") if p.startswith("looks:") else []
     if counts and all(k.isdigit() and int(k) >= 2 for k in counts) and sorted(set(map(int, counts))) == list(map(int, counts)):
         return tuple(map(int, counts))
-    return LOOKS
+    return unknown
 
 
 # -------------------------------------------------------------------------------------------------
@@ -59,9 +59,34 @@ def _table(rows: np.ndarray, cols: np.ndarray, x: np.ndarray, shape: tuple[int, 
         return total / count
 
 
-def _complete(have: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns to keep so that every kept cell is filled: greedily leave out the point (row) or
-    seed (column) that removes the most empty cells per filled cell lost (a seed on ties)."""
+def at_look(n: int, looks: tuple[int, ...] | None) -> int:
+    """The seeds a comparison reads when `n` seeds are shared by its points: the largest planned look at most
+    n (so every claim is made at a look the alpha was split over), all n with one look (None) or before the
+    first."""
+    if not looks:
+        return n
+    return max((k for k in looks if k <= n), default=n)
+
+
+def _first_columns(cols: np.ndarray, looks) -> np.ndarray:
+    """`cols` (a seed mask) cut to its first `at_look` seeds, in seed order."""
+    keep = np.flatnonzero(cols)[:at_look(int(cols.sum()), looks)]
+    out = np.zeros_like(cols)
+    out[keep] = True
+    return out
+
+
+def _complete(have: np.ndarray, looks=None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns to keep so that every kept cell is filled. Under planned looks, every point that reached
+    the first look stays and the seeds are those all of them share, cut to a planned look (seeds added to some
+    points only never change which points a budget compares). Otherwise (or when too few points reached it),
+    greedily leave out the point (row) or seed (column) that removes the most empty cells per filled cell lost
+    (a seed on ties)."""
+    if looks:
+        rows = have.sum(1) >= looks[0]
+        cols = have[rows].all(0) if rows.any() else np.zeros(have.shape[1], dtype=bool)
+        if rows.sum() >= 2 and cols.sum() >= looks[0]:
+            return rows, _first_columns(cols, looks)
     rows, cols = np.ones(have.shape[0], dtype=bool), np.ones(have.shape[1], dtype=bool)
     while rows.any() and cols.any() and not have[np.ix_(rows, cols)].all():
         h = have[np.ix_(rows, cols)]
@@ -71,17 +96,18 @@ def _complete(have: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rows[np.flatnonzero(rows)[by_row.argmax()]] = False
         else:
             cols[np.flatnonzero(cols)[by_col.argmax()]] = False
-    return rows, cols
+    return rows, _first_columns(cols, looks)
 
 
-def blocks(g: pd.DataFrame):
-    """Point keys, is_end, (val, test) point x seed tables of complete blocks (see `_complete`), and
-    the row of `g` behind each kept cell (the last one, where a seed ran twice)."""
+def blocks(g: pd.DataFrame, looks: tuple[int, ...] | None = None):
+    """Point keys, is_end, (val, test) point x seed tables of complete blocks (see `_complete`: under
+    `looks`, at a planned look), and the row of `g` behind each kept cell (the last one, where a seed ran
+    twice)."""
     rows, labels = pd.factorize(g["point"], sort=True)
     cols, _ = pd.factorize(g["seed"], sort=True)
     shape = (len(labels), int(cols.max()) + 1)
     val, test = _table(rows, cols, g["accuracy"].to_numpy(), shape), _table(rows, cols, g["claim"].to_numpy(), shape)
-    keep, full = _complete(np.isfinite(val) & np.isfinite(test))
+    keep, full = _complete(np.isfinite(val) & np.isfinite(test), looks)
     is_end = np.zeros(len(labels), dtype=bool)
     is_end[rows] = g["is_end"].to_numpy(bool)
     where = np.full(shape, -1)
@@ -90,16 +116,17 @@ def blocks(g: pd.DataFrame):
             where[keep][:, full])
 
 
-def cells(g: pd.DataFrame, labels) -> tuple[np.ndarray, np.ndarray]:
+def cells(g: pd.DataFrame, labels, looks: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The claimed accuracies of the points `labels` (keys, in that order) over the seeds every one of them
-    completed, (points, seeds), and the row of `g` behind each cell (the last one, where a seed ran twice)."""
+    completed, cut to a planned look (`at_look`), (points, seeds), and the row of `g` behind each cell (the
+    last one, where a seed ran twice)."""
     sub = np.flatnonzero(g["point"].isin(labels).to_numpy())
     rows = pd.Index(list(labels)).get_indexer(g["point"].to_numpy()[sub])
     cols, _ = pd.factorize(g["seed"].to_numpy()[sub], sort=True)
     shape = (len(labels), int(cols.max()) + 1 if len(cols) else 0)
     where = np.full(shape, -1)
     where[rows, cols] = sub
-    full = (where >= 0).all(0)
+    full = _first_columns((where >= 0).all(0), looks)
     return g["claim"].to_numpy(float)[where[:, full]], where[:, full]
 
 

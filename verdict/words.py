@@ -188,8 +188,9 @@ def _claim_counts(counts: dict) -> str:
 
 def method_sentence(margin: float, alpha: float, looks, counts: dict, images=(), descriptive: int = 0) -> str:
     """The method in one sentence; `counts`: claims per question (segments: one per budget with a claim)."""
-    seq = (f", and over the planned looks at {', '.join(map(str, looks))} seeds (so adding seeds while looking "
-           "stays valid)") if looks else ", at the one look of a seed count fixed in advance"
+    seq = (f", and over the planned looks at {', '.join(map(str, looks))} seeds (seeds are added only at the "
+           "points of claims still open and each claim is read at a planned look its points all reached, so adding "
+           "seeds while looking stays valid)") if looks else ", at the one look of a seed count fixed in advance"
     img = [i for i in images if i]
     var = ("each with its own variance: seed-paired, the pooled seed x point residual variance only where the "
            "pair's spread agrees with the other points'")
