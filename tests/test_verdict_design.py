@@ -23,7 +23,8 @@ def _study(seeds=8, budgets=2, effect=0.03, rng=0):
 
 
 @pytest.mark.parametrize("plans, looks", [(["fixed"], None), (["auto:8"], plan(8)), (["auto:20"], LOOKS),
-                                          ([None], LOOKS), (["fixed", "auto:8"], LOOKS), (["bogus"], LOOKS)])
+                                          ([None], LOOKS), (["fixed", "auto:8"], LOOKS), (["bogus"], LOOKS),
+                                          (["auto:8", ""], plan(8))])  # a run still waiting records none yet
 def test_looks_come_from_the_seed_plan(plans, looks):
     t = _study()
     if plans != [None]:

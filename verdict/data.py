@@ -31,10 +31,12 @@ def prepare(trials: pd.DataFrame) -> pd.DataFrame:
 
 def looks_from(trials: pd.DataFrame, unknown: tuple[int, ...] | None = LOOKS) -> tuple[int, ...] | None:
     """The looks a study's seed plan paid for: every trial "fixed" -> None (one look), every trial
-    "auto:N" with one N -> plan(N), "looks:A,B,..." -> those counts; absent, unreadable or differing plans
-    -> `unknown` (by default the conservative LOOKS, for the alpha split)."""
+    "auto:N" with one N -> plan(N), "looks:A,B,..." -> those counts (trials that recorded none yet, such as
+    runs still waiting in the queue, aside); absent, unreadable or differing plans -> `unknown` (by default
+    the conservative LOOKS, for the alpha split)."""
     column = trials["seed_plan"] if "seed_plan" in trials.columns else pd.Series("", index=trials.index)
     plans = set(column.astype("string").fillna("").astype(str).str.strip().str.lower()) if len(trials) else {""}
+    plans = plans - {""} or {""}
     if plans == {"fixed"}:
         return None
     p = plans.pop() if len(plans) == 1 else ""
