@@ -218,8 +218,8 @@ def confirm_parts(config) -> tuple[dict, ...]:
 
 PAPER_ACTIVATIONS = ("none", "relu", "elu")  # the nonlinearities of the paper's Figure 10
 # every claim settled or bounded within a point in an hour on a 2-core CPU: 6 seeds a point, then twice as many at
-# the points of the claims still open (alpha split over the four looks), no round projected to end past 55 minutes
-PAPER_SEEDS = ({"seeds": "auto", "looks": (6, 12, 24, 48), "max_seeds": 48}, {"time_limit": 3300.0})
+# the points of the claims still open (alpha split over the five looks), no round projected to end past 55 minutes
+PAPER_SEEDS = ({"seeds": "auto", "looks": (6, 12, 24, 48, 96), "max_seeds": 96}, {"time_limit": 3300.0})
 SEGMENTS = _axes(all_segments)
 ORDER = _axes(lambda c: spread(divisors(c.width)), lambda c: ORDERS)
 NONLINEARITY = _axes(three_points, activations=lambda c: PAPER_ACTIVATIONS)
@@ -235,8 +235,8 @@ SPACES = {
                           questions=("segments", "nonlinearity", "interaction"),
                           leads=("nonlinearity", "interaction")),
     "paper": Space("paper", "the paper's claims together under one alpha: segments, order and nonlinearity "
-                   "(the union of those three grids); by default --seeds auto --looks 6,12,24,48: 6 seeds a point, "
-                   "then 12, 24 and 48 at the points of the claims still open", (SEGMENTS, ORDER, NONLINEARITY), questions=QUESTIONS,
+                   "(the union of those three grids); by default --seeds auto --looks 6,12,24,48,96: 6 seeds a point, "
+                   "then 12, 24, 48 and 96 at the points of the claims still open", (SEGMENTS, ORDER, NONLINEARITY), questions=QUESTIONS,
                    leads=QUESTIONS, defaults=PAPER_SEEDS),
     "confirm": Space("confirm", "--confirm DIR: the Pareto front of the study in DIR and both ends at its budgets, "
                      "trained again with complete seed blocks and fresh seeds", confirm_parts,

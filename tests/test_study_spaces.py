@@ -123,8 +123,8 @@ def test_a_spaces_defaults_fill_in_by_group_and_flags_win():
     from studies.spaces import first_seeds
 
     paper = StudyConfig.from_flags({"space": "paper"})
-    assert (paper.seeds, paper.looks, paper.max_seeds) == ("auto", (6, 12, 24, 48), 48)
-    assert paper.seed_plan == "looks:6,12,24,48" and first_seeds(paper) == 6
+    assert (paper.seeds, paper.looks, paper.max_seeds) == ("auto", (6, 12, 24, 48, 96), 96)
+    assert paper.seed_plan == "looks:6,12,24,48,96" and first_seeds(paper) == 6
     fixed = StudyConfig.from_flags({"space": "paper", "seeds": 8})  # a seed flag drops the whole seeds group
     assert (fixed.seeds, fixed.looks, fixed.seed_plan) == (8, None, "fixed")
     assert StudyConfig.from_flags({"space": "segments"}).looks is None
