@@ -190,7 +190,8 @@ def _rests_on(outcome: str, low, high, r, words) -> tuple:
 
 def _labels(g: pd.DataFrame, keys) -> list[str]:
     """The points' labels (as the page shows them) for their keys."""
-    labels = g.drop_duplicates("point").set_index("point")["point_label"] if "point_label" in g else {}
+    labels = g[["point", "point_label"]].drop_duplicates("point").set_index("point")["point_label"] \
+        if "point_label" in g else {}
     return [str(labels.get(k, k)) for k in keys]
 
 

@@ -303,9 +303,9 @@ def seed_targets(trials: pd.DataFrame, *, margin: float = 0.01, max_seeds: int =
     planned look after the seeds those points share, so only a planned look stops a claim and every claim is
     made at a planned look (verdict.stats.next_seed_count, verdict.data.at_look). A descriptive budget gets
     none. `looks`, as for `verdict`: by default the trials' seed plan; `questions`: the space's."""
-    v = verdict(trials, margin=margin, alpha=alpha, looks=looks, questions=questions)
-    looks = looks_from(trials) if isinstance(looks, str) else looks
     t = tidy(trials)
+    v = verdict(t, margin=margin, alpha=alpha, looks=looks, questions=questions)
+    looks = looks_from(t) if isinstance(looks, str) else looks
     c = prepare(t)
     if c.empty:
         return {}

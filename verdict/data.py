@@ -137,7 +137,7 @@ def correct_bits(g: pd.DataFrame, where: np.ndarray) -> np.ndarray | None:
     None unless every kept run stored it for one test split of the same size."""
     if "test_correct" not in g.columns or where.size == 0:
         return None
-    cells = g.iloc[where.ravel()]
+    cells = g[[k for k in ("test_size", "test_correct", "diverged") if k in g.columns]].iloc[where.ravel()]
     sizes = cells["test_size"] if "test_size" in cells.columns else pd.Series(np.nan, cells.index)
     stored = cells["test_correct"] != ""
     m = set(sizes[stored].dropna().astype(int))
