@@ -1,5 +1,6 @@
 """What a page says about a study besides its figures: the header rows (space, command, dataset,
-budget, training, device, environment, trials, storage, date, commit) and the trial-state counts.
+budget, training, device, environment, trials, why seeds stopped short, storage, date, commit) and the
+trial-state counts.
 Every config string is shown through `mask_secrets`: no password in a URL reaches a page."""
 from __future__ import annotations
 
@@ -118,6 +119,7 @@ def header(df: pd.DataFrame, config: dict | None) -> dict:
         ("device", ", ".join(str(x) for x in device if x) or NOT_RECORDED, "text"),
         ("environment", environment, "environment"),
         ("trials", f"{total} in all: {counts_text(df)}", "text"),
+        *([("stopped short", config["seeds_stopped"], "text")] if config.get("seeds_stopped") else []),
         ("storage", config.get("storage") or NOT_RECORDED, "text"),
         ("date", config.get("date") or NOT_RECORDED, "text"),
         ("git commit", _commit(config), "code"),

@@ -62,8 +62,9 @@ def study_meta(config, environment: dict, dataset, device, previous: Path) -> di
     if config.report_only and previous.is_file():
         try:
             before = json.loads(previous.read_text())
-            meta.update({k: before[k] for k in ("wall_s", "train_s", "workers", "harness_overhead", "budgets")
-                         if k in before}, command=before["command"], redrawn_by=meta["command"])
+            kept = ("wall_s", "train_s", "workers", "harness_overhead", "budgets", "seeds_stopped")
+            meta.update({k: before[k] for k in kept if k in before}, command=before["command"],
+                        redrawn_by=meta["command"])
         except (ValueError, KeyError):
             pass
     return meta

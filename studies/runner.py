@@ -51,6 +51,7 @@ class Summary:
     interrupted: bool = False
     unfinished: str = ""  # why some owned runs are neither complete nor failed for good
     outcome: str = ""
+    seeds_stopped: str = ""  # why --seeds auto added no more seeds while claims were open (--time-limit)
 
     def line(self) -> str:
         names = {"PRUNED": "duplicate draws skipped"}
@@ -58,8 +59,9 @@ class Summary:
         busy = max(0.0, self.wall_s - self.train_s / self.workers) / self.wall_s if self.train_s and self.wall_s else None
         extra = f", harness overhead {busy:.0%}" if busy is not None else ""
         verdict = f"; verdict: {self.outcome}" if self.outcome else ""
+        stopped = f"\n{self.seeds_stopped}" if self.seeds_stopped else ""
         return (f"{states or 'no trials'} in {self.wall_s:.0f} s ({self.workers} worker(s), training "
-                f"{self.train_s:.0f} s{extra}){verdict} -> {self.out / 'report.html'}")
+                f"{self.train_s:.0f} s{extra}){verdict} -> {self.out / 'report.html'}{stopped}")
 
 
 def grid_latency(plan: StudyPlan, device, threads) -> dict:
@@ -119,7 +121,8 @@ def round_seconds(study, seeds: dict[str, int], more: dict[str, int], workers: i
 
 
 def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
-    """Enqueue what the grid owes and run rounds until it is settled; why runs remain unfinished, or ''."""
+    """Enqueue what the grid owes and run rounds until it is settled: (why runs remain unfinished, or '';
+    why --seeds auto stopped adding seeds before the verdict settled, or '')."""
     config = plan.config
     seeds = seed_counts(study, plan) if config.auto_seeds else None
     attempts, cap = Counter(), plan.space.trials(config)
@@ -135,21 +138,31 @@ def train_grid(plan: StudyPlan, study, run_round, started: float) -> str:
         keys = {run_key(r) for r in runs}
         alike = failed_alike([t for t in study.get_trials(deepcopy=False) if key_of(t) in keys])
         if alike:
-            return alike
+            return alike, ""
         if missing and cap != 0 and any(attempts[run_key(r)] < RETRIES_PER_RUN for r in missing):
             continue  # runs interrupted by a killed worker or a storage error: once more
         if missing:
             why = "--trials reached" if cap == 0 else "interrupted twice; see fail_reason"
-            return f"{len(missing)} of {len(runs)} runs unfinished ({why}); rerun the same command to resume"
+            return f"{len(missing)} of {len(runs)} runs unfinished ({why}); rerun the same command to resume", ""
         if not config.auto_seeds:
-            return ""
+            return "", ""
         more = {**seeds, **seed_targets(study, config, seeds)}  # one verdict over the storage per round
         if more == seeds:  # every claim settled or its points at the cap
-            return ""
-        if config.time_limit and time.perf_counter() - started + round_seconds(study, seeds, more, config.workers) \
-                > config.time_limit:
-            return ""  # the round would end past --time-limit: the verdict stays at the look reached
+            return "", ""
+        ends = time.perf_counter() - started + round_seconds(study, seeds, more, config.workers)
+        if config.time_limit and ends > config.time_limit:  # the verdict stays at the look reached
+            return "", time_limit_stop(seeds, more, ends, config.time_limit)
         seeds = more
+
+
+def time_limit_stop(seeds: dict[str, int], more: dict[str, int], ends: float, limit: float) -> str:
+    """Why --seeds auto stopped short, in one line: the round it did not start, and what would run it."""
+    grown = [p for p in more if more[p] > seeds.get(p, 0)]
+    runs = sum(more[p] - seeds.get(p, 0) for p in grown)
+    return (f"seeds stopped by --time-limit {limit:g}: the next round ({runs} runs at {len(grown)} point"
+            f"{'s' if len(grown) != 1 else ''}, up to {max(more[p] for p in grown)} seeds) was projected to end at "
+            f"{ends:.0f} s; rerun the same command (with a larger --time-limit, counted from the start of the "
+            f"rerun) to add them")
 
 
 def run(config) -> Summary:
@@ -172,7 +185,7 @@ def run(config) -> Summary:
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     lock = FolderLock(config.folder)
     own_folder = lock.acquire()
-    interrupted, train_s, unfinished = False, 0.0, ""
+    interrupted, train_s, unfinished, stopped = False, 0.0, "", ""
     try:
         study = open_study(plan)
         check_stored(config, study)  # --model: a changed model file (or another network) is refused
@@ -186,21 +199,21 @@ def run(config) -> Summary:
             try:
                 if config.lr == "auto":
                     plan, train_s = _tune_rates(plan, device, threads, started)
-                spent, unfinished = _train(plan, study, device, threads, started)
+                spent, unfinished, stopped = _train(plan, study, device, threads, started)
                 train_s += spent
             except KeyboardInterrupt:
                 interrupted = True
                 if own_folder and config.storage is None:
                     fail_stale_trials(study, all_running_stale=True)
             wall = time.perf_counter() - started
-            meta.update(wall_s=round(wall, 2), train_s=round(train_s, 2), workers=config.workers,
+            meta.update(wall_s=round(wall, 2), train_s=round(train_s, 2), workers=config.workers, seeds_stopped=stopped,
                         harness_overhead=round(max(0.0, wall - train_s / config.workers) / wall, 4) if train_s else None)
         frame, verdict = write_outputs(config, study, meta)
     finally:
         lock.release()
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
     return Summary(config.folder, counts, time.perf_counter() - started, train_s, config.workers, interrupted,
-                   unfinished, verdict.overall)
+                   unfinished, verdict.overall, stopped)
 
 
 def _tune_rates(plan: StudyPlan, device, threads, started) -> tuple[StudyPlan, float]:
@@ -209,15 +222,16 @@ def _tune_rates(plan: StudyPlan, device, threads, started) -> tuple[StudyPlan, f
 
     tuning = tuning_plan(plan)
     study = open_study(tuning)
-    spent, unfinished = _train(tuning, study, device, threads, started)
+    spent, unfinished, _ = _train(tuning, study, device, threads, started)
     if unfinished:
         raise StudyError(f"--lr auto: the rate tuning left {unfinished}")
     tuning_table(study).to_csv(plan.config.folder / "lr_tuning.csv", index=False)
     return replace(plan, learning_rates=chosen_rates(study, plan)), spent
 
 
-def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str]:
-    """Workers in this process (one) or in a pool (several) until the study is settled."""
+def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str, str]:
+    """Workers in this process (one) or in a pool (several) until the study is settled: the training
+    seconds, why runs remain unfinished, why seeds stopped short (each '' if none)."""
     config, grid, trials = plan.config, plan.is_grid, plan.space.trials(plan.config)
     latency = grid_latency(plan, device, threads)
     watch = progress(config, trials)
@@ -232,7 +246,7 @@ def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str
             pool.wait_idle(study, watch)  # a joint-space pool runs until its trial count: finish() waits
 
     try:
-        unfinished = train_grid(plan, study, run_round, started) if grid else ""
+        unfinished, stopped = train_grid(plan, study, run_round, started) if grid else ("", "")
         if not grid:
             run_round(trials)
         if pool is not None:
@@ -244,4 +258,4 @@ def _train(plan: StudyPlan, study, device, threads, started) -> tuple[float, str
         if settled < trials:
             unfinished = failed_alike(study.get_trials(deepcopy=False)) or \
                 f"{settled} of {trials} trials settled; rerun the same command to resume"
-    return spent[0], unfinished
+    return spent[0], unfinished, stopped

@@ -128,10 +128,11 @@ def test_every_dataset_has_disjoint_train_validation_and_test_splits(split):
     assert (data.test_y.bincount() == 100).all()
 
 
-def test_seeds_auto_adds_the_seeds_the_rule_asks_for_and_a_rerun_resumes_them(tmp_path, monkeypatch,
-                                                                              single_thread_study):
+def test_seeds_auto_adds_the_seeds_asked_says_why_a_time_limit_stops_it_and_a_rerun_resumes(tmp_path, monkeypatch,
+                                                                                            single_thread_study):
     """The runner enqueues exactly the seeds `seed_targets` asks for, at the point it names only, reads them
-    back from the storage on a rerun (no seed added twice), and stops at the cap."""
+    back from the storage on a rerun (no seed added twice), and stops at the cap; a round --time-limit does
+    not start is said in one line (summary, config.json, the page's header), not an unfinished run."""
 
     from records.table import tidy
     from studies.runner import run
@@ -149,7 +150,12 @@ def test_seeds_auto_adds_the_seeds_the_rule_asks_for_and_a_rerun_resumes_them(tm
 
     monkeypatch.setattr(verdict_module, "seed_targets", rule)
     hurried = tiny_config(tmp_path / "hurried", seeds="auto", max_seeds=5, width=2, time_limit=1e-3)
-    assert run(hurried).counts == {"COMPLETE": 2 * 3}  # a round projected past --time-limit never starts
+    stopped = run(hurried)
+    assert stopped.counts == {"COMPLETE": 2 * 3}  # a round projected past --time-limit never starts
+    said = json.loads((hurried.folder / "config.json").read_text())["seeds_stopped"]
+    assert said == stopped.seeds_stopped and said in stopped.line() and not stopped.unfinished
+    assert said.startswith("seeds stopped by --time-limit 0.001: the next round (2 runs at 1 point, up to 5 seeds)")
+    assert said in (hurried.folder / "report.html").read_text()  # the page's header says why
     config = tiny_config(tmp_path, seeds="auto", max_seeds=5, width=2)  # 2 points: regular and depthwise
     summary = run(config)
     trials = pd.read_csv(config.folder / "trials.csv")
