@@ -161,8 +161,7 @@ def time_limit_stop(seeds: dict[str, int], more: dict[str, int], ends: float, li
     runs = sum(more[p] - seeds.get(p, 0) for p in grown)
     return (f"seeds stopped by --time-limit {limit:g}: the next round ({runs} runs at {len(grown)} point"
             f"{'s' if len(grown) != 1 else ''}, up to {max(more[p] for p in grown)} seeds) was projected to end at "
-            f"{ends:.0f} s; rerun the same command (with a larger --time-limit, counted from the start of the "
-            f"rerun) to add them")
+            f"{ends:.0f} s; rerun the same command to add them (--time-limit counts from the start of each run)")
 
 
 def run(config) -> Summary:
