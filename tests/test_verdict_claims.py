@@ -207,3 +207,21 @@ def test_seeds_go_only_to_the_points_of_open_claims_and_each_claim_reads_its_own
     later = verdict(grown)
     assert [x["n_seeds"] for x in later.claims] == [16 if x in open_ else 8 for x in first.claims]
     assert all(b.n_seeds == 8 for b in later.budgets)  # every point compared, on the seeds they all share
+
+
+@pytest.mark.parametrize("space", ["order", "nonlinearity"])
+def test_an_interval_at_two_seeds_stays_within_the_differences_accuracies_allow(space):
+    """t with 1 df makes a raw interval of several hundred points; a claim's is cut to what its contrast can
+    take (a pair: -100 to +100 points; an interaction of four points: -200 to +200), and a bound at that edge
+    rules out nothing."""
+    v = verdict(synthetic_trials("middle", space=space, seeds=2, noise=0.03, rng_seed=3))
+    shown = [c for c in v.claims if c["ci_low"] is not None]
+    assert shown
+    for c in shown:
+        edge = 100.0 * sum(w for w in c["weights"] if w > 0)
+        assert -edge <= c["ci_low"] <= c["difference"] <= c["ci_high"] <= edge, c
+        if c["ci_low"] == -edge and c["ci_high"] == edge:
+            assert c["rules_out"].startswith("Nothing is ruled out"), c
+    assert any(c["ci_high"] - c["ci_low"] == 200.0 * sum(w for w in c["weights"] if w > 0) for c in shown)
+    if space == "nonlinearity":
+        assert any(c["question"] == "interaction" and c["ci_high"] > 100.0 for c in shown)

@@ -22,7 +22,7 @@ import pandas as pd
 from common.vocabulary import ORDERS, QUESTIONS
 
 from . import words as text
-from .contrast import contrast_image_variance, contrast_test, detectable_se
+from .contrast import contrast_image_variance, contrast_test, detectable_se, possible_range, within_range
 from .data import VARIANTS, cells, correct_bits
 
 __all__ = ["Claim", "ClaimSpec", "WORDS", "QUESTIONS", "point_table", "claim_specs", "evaluate", "segments_claim"]
@@ -162,7 +162,8 @@ def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, m
     n = test.shape[1]
     correct = correct_bits(g, where) if metric == "test" and n > 1 else None
     image_var = None if correct is None else 1e4 * contrast_image_variance(correct, spec.weights)
-    r = contrast_test(100 * test, spec.weights, alpha=alpha, margin=margin, image_var=image_var)
+    r = within_range(contrast_test(100 * test, spec.weights, alpha=alpha, margin=margin, image_var=image_var),
+                     spec.weights)
     se, df = float(r.se), float(r.df)
     ok = n > 1 and math.isfinite(se) and df >= 1
     mde = detectable_se(se, df, alpha) if ok else None
@@ -178,7 +179,8 @@ def evaluate(spec: ClaimSpec, g: pd.DataFrame, *, alpha: float, margin: float, m
         n_diverged=diverged, diverged=text.diverged_share(diverged, int(where.size)),
         points=tuple(_labels(g, spec.points)), weights=tuple(spec.weights),
         rules_out=text.NO_SPREAD if n > 1 and se == 0.0 else
-        text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1]))
+        text.claim_rules_out(*_rests_on(outcome, low, high, r, words), words[0], words[1],
+                             possible=possible_range(spec.weights)))
 
 
 def _rests_on(outcome: str, low, high, r, words) -> tuple:

@@ -7,7 +7,7 @@ computed at once, so the verdict's claims and the simulation tests share this on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -84,6 +84,20 @@ def contrast_test(test, weights, *, alpha: float, margin: float, image_var=None)
         eq = _critical(alpha, 1, df) * se
     low, high, eq_low, eq_high = diff - half, diff + half, diff - eq, diff + eq
     return Contrast(diff, low, high, eq_low, eq_high, se, df, classify(low, high, eq_low, eq_high, margin))
+
+
+def possible_range(weights, scale: float = 100.0) -> tuple[float, float]:
+    """The values sum_p weights[p] * mu[p] can take with every accuracy mu[p] in [0, scale]."""
+    w = np.asarray(weights, dtype=float)
+    return scale * float(w[w < 0].sum()), scale * float(w[w > 0].sum())
+
+
+def within_range(c, weights, scale: float = 100.0):
+    """`c` (a Contrast or a stats.Comparison, in points) with its bounds cut to `possible_range`: the true
+    value always lies there, so coverage is kept, and an interval at two seeds (t with 1 df) reads -100 to
+    +59 points, not -809 to +59."""
+    lo, hi = possible_range(weights, scale)
+    return replace(c, **{k: np.clip(getattr(c, k), lo, hi) for k in ("low", "high", "eq_low", "eq_high")})
 
 
 def contrast_image_variance(correct, weights) -> np.ndarray:

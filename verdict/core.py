@@ -23,7 +23,9 @@ from records.table import tidy
 
 from . import words as text
 from .claims import DESCRIPTIVE, Claim, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
-from .contrast import DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed
+from .contrast import (
+    DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed, within_range,
+)
 from .pareto import UNMATCHED, pareto_front, pareto_mask
 from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count
 from .data import blocks, claimed, correct_bits, looks_from, prepare
@@ -126,8 +128,8 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
         return BudgetVerdict(label, OUTCOMES[OPEN], text.no_blocks(label), metric=metric, **counts)
     correct = correct_bits(g, where) if metric == "test" else None
     images = 0 if correct is None else correct.shape[-1]
-    cmp = compare(100 * val, 100 * test, ends, alpha=alpha, margin=margin,
-                  image_var=None if correct is None else 1e4 * image_variance(correct))
+    cmp = within_range(compare(100 * val, 100 * test, ends, alpha=alpha, margin=margin,
+                               image_var=None if correct is None else 1e4 * image_variance(correct)), (1.0, -1.0))
     i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
     n, sd, df = test.shape[1], float(cmp.sd), float(cmp.df) if np.isfinite(cmp.df) else 0.0
     code = int(cmp.outcome)

@@ -33,24 +33,38 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def rules_out(low: float, high: float) -> str:
-    """Which differences the interval [low, high] (best intermediate minus best end) rules out."""
+def rules_out(low: float, high: float, possible: tuple[float, float] = (-100.0, 100.0)) -> str:
+    """Which differences the interval [low, high] (best intermediate minus best end) rules out; a bound at
+    the edge of the `possible` range rules out nothing."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return "Nothing is ruled out: the interval needs at least two seeds at every point."
-    inter = (f"an intermediate advantage above {_n(high, False)} points is ruled out" if high > 0 else
+    if low <= possible[0] and high >= possible[1]:
+        return SPANS_ALL
+    inter = ("" if high >= possible[1] else
+             f"an intermediate advantage above {_n(high, False)} points is ruled out" if high > 0 else
              f"any intermediate advantage is ruled out (the best end leads by at least {_n(-high, False)} points)")
-    end = (f"an end advantage above {_n(-low, False)} points is ruled out" if low < 0 else
+    end = ("" if low <= possible[0] else f"an end advantage above {_n(-low, False)} points is ruled out" if low < 0 else
            f"any end advantage is ruled out (the chosen intermediate leads by at least {_n(low, False)} points)")
-    return f"{inter[0].upper()}{inter[1:]}; {end}."
+    said = "; ".join(x for x in (inter, end) if x)
+    return f"{said[0].upper()}{said[1:]}."
 
 
-def claim_rules_out(low: float | None, high: float | None, better: str, worse: str) -> str:
-    """What a claim's interval [low, high] (positive: `better`) rules out, in words."""
+def claim_rules_out(low: float | None, high: float | None, better: str, worse: str,
+                    possible: tuple[float, float] = (-math.inf, math.inf)) -> str:
+    """What a claim's interval [low, high] (positive: `better`) rules out, in words; a bound at the edge of
+    the `possible` range (the contrast's whole range) rules out nothing."""
     if low is None or high is None:
         return "Nothing is ruled out: the interval needs at least two seeds at every compared point."
-    up = f"'{better}' by more than {high:.2f} points" if high > 0 else f"'{better}' at all (by at least {-high:.2f})"
-    down = f"'{worse}' by more than {-low:.2f} points" if low < 0 else f"'{worse}' at all (by at least {low:.2f})"
-    return f"Rules out {up}, and {down}."
+    if low <= possible[0] and high >= possible[1]:
+        return SPANS_ALL
+    up = ("" if high >= possible[1] else
+          f"'{better}' by more than {high:.2f} points" if high > 0 else f"'{better}' at all (by at least {-high:.2f})")
+    down = ("" if low <= possible[0] else
+            f"'{worse}' by more than {-low:.2f} points" if low < 0 else f"'{worse}' at all (by at least {low:.2f})")
+    return f"Rules out {', and '.join(x for x in (up, down) if x)}."
+
+
+SPANS_ALL = "Nothing is ruled out: the interval spans every difference the accuracies allow."
 
 
 def settle(needed: int | None, most: int, diverged: int = 0) -> str:
