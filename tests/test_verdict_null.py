@@ -161,7 +161,7 @@ def test_public_verdict_agrees_with_the_core():
                 assert bv.intermediate == f"segments={c.i_star[s, j] + 2}"
                 assert bv.end == ("regular", "depthwise")[c.e_star[s, j]]
                 got = [bv.difference, bv.ci_low, bv.ci_high]
-                want = [c.difference[s, j], c.low[s, j], c.high[s, j]]
+                want = [c.difference[s, j], *np.clip([c.low[s, j], c.high[s, j]], -100, 100)]  # cut to the possible
                 np.testing.assert_allclose(np.array(got, dtype=float), want, rtol=1e-9, atol=1e-9)
                 checked += 1
     assert checked >= 100
