@@ -225,3 +225,10 @@ def test_an_interval_at_two_seeds_stays_within_the_differences_accuracies_allow(
     assert any(c["ci_high"] - c["ci_low"] == 200.0 * sum(w for w in c["weights"] if w > 0) for c in shown)
     if space == "nonlinearity":
         assert any(c["question"] == "interaction" and c["ci_high"] > 100.0 for c in shown)
+
+
+def test_a_bound_at_the_edge_of_the_possible_range_rules_out_nothing_on_its_side():
+    from verdict.words import claim_rules_out, rules_out
+    assert claim_rules_out(-100.0, 58.5, "a better", "b better", possible=(-100.0, 100.0)) == \
+        "Rules out 'a better' by more than 58.50 points."
+    assert rules_out(-3.0, 100.0, possible=(-100.0, 100.0)) == "An end advantage above 3.00 points is ruled out."

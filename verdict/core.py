@@ -24,7 +24,8 @@ from records.table import tidy
 from . import words as text
 from .claims import DESCRIPTIVE, Claim, QUESTIONS, claim_specs, evaluate, point_table, segments_claim
 from .contrast import (
-    DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed, within_range,
+    DESCRIPTIVE_FACTOR, MOST_SEEDS, cannot_settle, projected_mde, residual_sd, seeds_needed, possible_range,
+    within_range,
 )
 from .pareto import UNMATCHED, pareto_front, pareto_mask
 from .stats import ALPHA, EQUIVALENT, LOOKS, OPEN, OUTCOMES, compare, detectable, image_variance, level, next_seed_count
@@ -128,8 +129,9 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
         return BudgetVerdict(label, OUTCOMES[OPEN], text.no_blocks(label), metric=metric, **counts)
     correct = correct_bits(g, where) if metric == "test" else None
     images = 0 if correct is None else correct.shape[-1]
+    pair = (1.0, -1.0)  # best intermediate minus best end
     cmp = within_range(compare(100 * val, 100 * test, ends, alpha=alpha, margin=margin,
-                               image_var=None if correct is None else 1e4 * image_variance(correct)), (1.0, -1.0))
+                               image_var=None if correct is None else 1e4 * image_variance(correct)), pair)
     i, e = np.flatnonzero(~ends)[cmp.i_star], np.flatnonzero(ends)[cmp.e_star]
     n, sd, df = test.shape[1], float(cmp.sd), float(cmp.df) if np.isfinite(cmp.df) else 0.0
     code = int(cmp.outcome)
@@ -151,7 +153,8 @@ def _budget(label: str, g: pd.DataFrame, metric: str, alpha: float, margin: floa
     summary = text.budget_summary(label, code, {**r, **counts, "margin": margin, "end_names": labels[ends]})
     r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
     rests_on = (cmp.eq_low, cmp.eq_high) if code == EQUIVALENT else (cmp.low, cmp.high)  # what the outcome rests on
-    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=text.rules_out(*rests_on), **counts, **r)
+    said = text.rules_out(*rests_on, possible=possible_range(pair))
+    return BudgetVerdict(label, OUTCOMES[code], summary, rules_out=said, **counts, **r)
 
 
 def _first_look(g: pd.DataFrame, looks, alpha: float, margin: float, read_at) -> dict | None:

@@ -33,7 +33,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def rules_out(low: float, high: float, possible: tuple[float, float] = (-100.0, 100.0)) -> str:
+def rules_out(low: float, high: float, *, possible: tuple[float, float]) -> str:
     """Which differences the interval [low, high] (best intermediate minus best end) rules out; a bound at
     the edge of the `possible` range rules out nothing."""
     if not (math.isfinite(low) and math.isfinite(high)):
@@ -49,8 +49,8 @@ def rules_out(low: float, high: float, possible: tuple[float, float] = (-100.0, 
     return f"{said[0].upper()}{said[1:]}."
 
 
-def claim_rules_out(low: float | None, high: float | None, better: str, worse: str,
-                    possible: tuple[float, float] = (-math.inf, math.inf)) -> str:
+def claim_rules_out(low: float | None, high: float | None, better: str, worse: str, *,
+                    possible: tuple[float, float]) -> str:
     """What a claim's interval [low, high] (positive: `better`) rules out, in words; a bound at the edge of
     the `possible` range (the contrast's whole range) rules out nothing."""
     if low is None or high is None:
